@@ -1,0 +1,283 @@
+"""The cut designs of DESIGN.md §4, each one pure predicate over integers.
+
+Every predicate answers one question, and nothing else:
+
+    At check time t1, does the supersession check *admit* this row id, given
+    the cut its shard carries and the source the row now lives in?
+
+A design is sound when every admitted row id was in the read arm's
+observation O (``model.invariants.soundness``).  The predicates below take
+plain ints and bools so that ``proofs/`` can mirror each one term for term in
+z3, and a differential test can hold the two together.
+
+The PR's generation rules are one table (h11 style: rules are data, code and
+docs read the same table).  ``as_of_cut`` and ``fresh_tier_watermark`` both
+interpret it; they differ only in which rows are candidates at all:
+
+* ``as_of_cut`` (V-AsOf) reads raw *committed* batches from memory, visible or
+  not;
+* ``fresh_tier_watermark`` (V-FTW) reads only rows *visible* at check time.
+
+For a shard that is absent from the cut both fall back to the live tier,
+exactly as the PR documents ("shard not in map → live").
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Design(str, enum.Enum):
+    """The five designs under test; the value is the name used everywhere."""
+
+    LIVE_TIER = "live_tier"
+    WAL_POSITION_MAP = "wal_position_map"
+    AS_OF_CUT = "as_of_cut"
+    FRESH_TIER_WATERMARK = "fresh_tier_watermark"
+    EXACT_CUT = "exact_cut"
+
+
+class Capture(str, enum.Enum):
+    """How the read arm takes the active generation's batch count N.
+
+    ``VISIBLE_COUNT`` is correct: the visible count, read once, and the scan
+    reads exactly that prefix.  ``LEN`` takes ``batch_store.len()`` (committed,
+    not necessarily visible: hazard H2).  ``AFTER_SCAN`` reads the visible
+    count again after the scan, when more may have become visible (H1).
+    """
+
+    VISIBLE_COUNT = "visible_count"
+    LEN = "len"
+    AFTER_SCAN = "after_scan"
+
+
+class Source(str, enum.Enum):
+    """Where a row lives at check time (the base table is never a candidate)."""
+
+    MEMTABLE = "memtable"  # active or frozen, in memory
+    SSTABLE = "sstable"  # flushed generation on disk
+
+
+class Rel(str, enum.Enum):
+    """The row's generation g against the cut's active generation A."""
+
+    BELOW = "g < A"
+    AT = "g = A"
+    ABOVE = "g > A"
+
+
+class Verdict(str, enum.Enum):
+    """What one rule admits of a source."""
+
+    WHOLE = "whole"  # every candidate row
+    PREFIX = "prefix"  # rows with append index < N
+    NONE = "excluded"  # nothing
+
+
+#: PR #7215's rule table: (source, g vs A) → verdict.  Identical in V-AsOf and
+#: V-FTW (reference §5); SPEC.md renders it, proofs/ encodes it.
+GENERATION_RULES: dict[tuple[Source, Rel], Verdict] = {
+    (Source.MEMTABLE, Rel.BELOW): Verdict.WHOLE,
+    (Source.MEMTABLE, Rel.AT): Verdict.PREFIX,
+    (Source.MEMTABLE, Rel.ABOVE): Verdict.NONE,
+    (Source.SSTABLE, Rel.BELOW): Verdict.WHOLE,
+    (Source.SSTABLE, Rel.AT): Verdict.NONE,
+    (Source.SSTABLE, Rel.ABOVE): Verdict.NONE,
+}
+
+
+def rel(generation: int, active_generation: int) -> Rel:
+    """Place a generation relative to the cut's active generation."""
+    if generation < active_generation:
+        return Rel.BELOW
+    if generation == active_generation:
+        return Rel.AT
+    return Rel.ABOVE
+
+
+def apply_rule(verdict: Verdict, append_index: int, active_batch_count: int) -> bool:
+    """Evaluate one rule-table verdict for one row."""
+    if verdict is Verdict.WHOLE:
+        return True
+    if verdict is Verdict.PREFIX:
+        return append_index < active_batch_count
+    return False
+
+
+# --------------------------------------------------------------------------
+# The five predicates.  Arguments are the row's facts at check time and the
+# shard's cut fields; ``in_cut`` is False when the cut has no entry for the
+# row's shard.
+# --------------------------------------------------------------------------
+
+
+def admit_live_tier(*, in_memory: bool, visible: bool) -> bool:
+    """Before the fix: no cut; every committed row of the fresh tier counts."""
+    del in_memory, visible  # the live tier ignores both
+    return True
+
+
+def admit_wal_position_map(
+    *,
+    in_cut: bool,
+    in_memory: bool,
+    mapped: bool,
+    wal_position: int,
+    cut_wal_position: int,
+) -> bool:
+    """The earlier approach: a batch counts iff its WAL position is below the cut.
+
+    The position comes from ``wal_batch_mapping``, which only the test-only
+    ``mark_wal_flushed`` fills.  **An empty map** (production) leaves every
+    batch unmapped; an unmapped batch cannot be placed against the cut, so the
+    check falls back to the live tier for it: admitted.  SSTables carry no
+    map at all and are admitted whole.  So in production this design *is*
+    ``live_tier``, and even with a full map a flush after the arm over-counts.
+    """
+    if not in_cut:
+        return True
+    if in_memory and mapped:
+        return wal_position < cut_wal_position
+    return True
+
+
+def admit_as_of_cut(
+    *,
+    in_cut: bool,
+    in_memory: bool,
+    generation: int,
+    append_index: int,
+    active_generation: int,
+    active_batch_count: int,
+) -> bool:
+    """PR #7215 (V-AsOf): the rule table over every committed row."""
+    if not in_cut:
+        return True
+    source = Source.MEMTABLE if in_memory else Source.SSTABLE
+    verdict = GENERATION_RULES[(source, rel(generation, active_generation))]
+    return apply_rule(verdict, append_index, active_batch_count)
+
+
+def admit_fresh_tier_watermark(
+    *,
+    in_cut: bool,
+    in_memory: bool,
+    visible: bool,
+    generation: int,
+    append_index: int,
+    active_generation: int,
+    active_batch_count: int,
+) -> bool:
+    """The merged successor (V-FTW): the same table, over visible rows only."""
+    if in_memory and not visible:
+        return False
+    return admit_as_of_cut(
+        in_cut=in_cut,
+        in_memory=in_memory,
+        generation=generation,
+        append_index=append_index,
+        active_generation=active_generation,
+        active_batch_count=active_batch_count,
+    )
+
+
+def admit_exact_cut(
+    *,
+    in_cut: bool,
+    epoch: int,
+    cut_epoch: int,
+    append_index: int,
+    observed_count: int,
+) -> bool:
+    """Ours: admit exactly the prefix the arm recorded for this generation.
+
+    ``observed_count`` is the number of batches of the row's generation the
+    arm read (0 when it saw no such generation).  Row ids survive flush, so
+    the source does not matter; a changed writer epoch (crash, failover)
+    voids the cut for that shard, and shards the arm never saw are excluded.
+    """
+    return in_cut and epoch == cut_epoch and append_index < observed_count
+
+
+# --------------------------------------------------------------------------
+# One dispatcher over plain records, for the model, the impl differential
+# tests and the state machines.
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What the check can know about one row id at check time."""
+
+    in_memory: bool
+    generation: int
+    append_index: int
+    visible: bool
+    epoch: int
+    mapped: bool = False
+    wal_position: int = 0
+
+
+@dataclass(frozen=True)
+class ShardCut:
+    """One shard's cut, with the fields every design reads.
+
+    ``active_generation``/``active_batch_count`` are ``AsOfCut``'s two fields;
+    ``epoch`` and ``observed`` (generation → batches read) are what
+    ``exact_cut`` adds; ``wal_position`` is ``wal_position_map``'s bound.
+    """
+
+    active_generation: int
+    active_batch_count: int
+    epoch: int = 0
+    observed: tuple[tuple[int, int], ...] = ()
+    wal_position: int = 0
+
+    def observed_count(self, generation: int) -> int:
+        """Batches of ``generation`` the arm read; 0 if it saw none."""
+        return dict(self.observed).get(generation, 0)
+
+
+def admits(design: Design, row: RowFacts, cut: ShardCut | None) -> bool:
+    """Does ``design``'s check admit ``row`` under ``cut`` (None: shard absent)?"""
+    in_cut = cut is not None
+    c = cut if cut is not None else ShardCut(0, 0)
+    if design is Design.LIVE_TIER:
+        return admit_live_tier(in_memory=row.in_memory, visible=row.visible)
+    if design is Design.WAL_POSITION_MAP:
+        return admit_wal_position_map(
+            in_cut=in_cut,
+            in_memory=row.in_memory,
+            mapped=row.mapped,
+            wal_position=row.wal_position,
+            cut_wal_position=c.wal_position,
+        )
+    if design is Design.AS_OF_CUT:
+        return admit_as_of_cut(
+            in_cut=in_cut,
+            in_memory=row.in_memory,
+            generation=row.generation,
+            append_index=row.append_index,
+            active_generation=c.active_generation,
+            active_batch_count=c.active_batch_count,
+        )
+    if design is Design.FRESH_TIER_WATERMARK:
+        return admit_fresh_tier_watermark(
+            in_cut=in_cut,
+            in_memory=row.in_memory,
+            visible=row.visible,
+            generation=row.generation,
+            append_index=row.append_index,
+            active_generation=c.active_generation,
+            active_batch_count=c.active_batch_count,
+        )
+    if design is Design.EXACT_CUT:
+        return admit_exact_cut(
+            in_cut=in_cut,
+            epoch=row.epoch,
+            cut_epoch=c.epoch,
+            append_index=row.append_index,
+            observed_count=c.observed_count(row.generation),
+        )
+    raise ValueError(f"unknown design {design!r}")
