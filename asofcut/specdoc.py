@@ -1,0 +1,64 @@
+"""Generated regions of docs/SPEC.md.
+
+SPEC.md is hand-written prose with generated regions between markers::
+
+    <!-- BEGIN GENERATED: lifecycle -->
+    ...rendered from model/ or proofs/...
+    <!-- END GENERATED: lifecycle -->
+
+Each region has exactly one producer (a function returning markdown).  ``asofcut
+spec`` rewrites every region; ``asofcut spec --check`` fails when any region
+differs from what its producer renders now, so the document cannot go stale
+silently.  Prose outside the markers is never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "SPEC.md"
+
+_REGION = re.compile(
+    r"(<!-- BEGIN GENERATED: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- END GENERATED: (?P=name) -->)",
+    re.DOTALL,
+)
+
+
+class SpecError(Exception):
+    """SPEC.md lacks a region a producer expects, or has one nobody produces."""
+
+
+def regions(text: str) -> dict[str, str]:
+    """The generated regions of ``text``, name → body."""
+    return {m.group("name"): m.group("body") for m in _REGION.finditer(text)}
+
+
+def render(text: str, sections: Mapping[str, str]) -> str:
+    """``text`` with every region replaced by its producer's body."""
+    present = set(regions(text))
+    missing = sorted(set(sections) - present)
+    if missing:
+        raise SpecError(f"SPEC.md has no region for: {', '.join(missing)}")
+    orphans = sorted(present - set(sections))
+    if orphans:
+        raise SpecError(f"SPEC.md has regions no producer renders: {', '.join(orphans)}")
+
+    def body(name: str) -> str:
+        out = sections[name]
+        return out if out.endswith("\n") else out + "\n"
+
+    return _REGION.sub(lambda m: m.group(1) + body(m.group("name")) + m.group(4), text)
+
+
+def stale_regions(text: str, sections: Mapping[str, str]) -> list[str]:
+    """Names of regions whose body differs from what is rendered now."""
+    fresh = regions(render(text, sections))
+    now = regions(text)
+    return sorted(name for name in fresh if fresh[name] != now.get(name))
+
+
+def collect(producers: Mapping[str, Callable[[], str]]) -> dict[str, str]:
+    """Run each producer once."""
+    return {name: produce() for name, produce in producers.items()}
