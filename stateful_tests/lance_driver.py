@@ -1,0 +1,538 @@
+"""A deterministic driver of real Lance's MemWAL (pylance 14.0.2), for tests and state machines.
+
+Why this exists: the harness checks its own fresh tier (``impl/``) against the model; this driver
+lets the same alphabet of steps (put, delete, settle, close/reopen, crash, compact, scan,
+membership, cut) run against the *real* Lance writer, so the harness can say which of its findings
+hold for Lance itself. Every adapter rule below comes from the measured probe in
+``/work/shared/reference/pylance-memwal.md`` (cited as "probe §N"):
+
+* one dataset directory per driver instance; schema ``id int64 NOT NULL`` carrying the field-level
+  PK metadata, plus ``val utf8`` (nullable, so tombstones can null it);
+* ``initialize_mem_wal()`` with manual sharding and fixed shard UUIDs; a key is always routed to
+  the same shard (``key % shards``) because Lance returns cross-shard duplicates (probe §4);
+* writer knobs are always passed to ``mem_wal_writer`` because the defaults recorded by
+  ``initialize_mem_wal`` are ignored in 14.0.2 (probe §1); ``max_memtable_batches`` is the only
+  freeze trigger, so a freeze is predictable: the write that makes ``batch_count == B`` freezes;
+* every write is one ``RecordBatch`` (one memtable batch, probe §2a);
+* the background flush is the only asynchronous thing; :meth:`LanceMemWalDriver.settle` makes it
+  deterministic by polling ``frozen_count == 0`` (probe §2c).
+
+What Lance 14.0.2 does *not* offer, and how the driver stands in (probe §5): there is no
+``contains_pks``/``contains_pks_as_of``/as-of/watermark/freeze/flush binding. Membership is emulated
+with a filtered LSM scan (which, unlike ``contains_pks``, cannot see tombstones), the compaction
+watermark is tracked here because Python cannot read it back, and the SSTable list comes from
+decoding the shard manifest (its protobuf layout is inferred, so it is cross-checked against the
+``*_gen_*`` directories).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+# Silence the expected "Writer fenced" logs of crash_restart before the Rust runtime starts.
+os.environ.setdefault("LANCE_LOG", "lance=off")
+
+import lance  # noqa: E402  (must follow the LANCE_LOG default above)
+import pyarrow as pa  # noqa: E402
+from lance.mem_wal import CompactedSsTable, ShardSnapshot, ShardWriter  # noqa: E402
+
+__all__ = [
+    "PYLANCE_VERSION",
+    "SCHEMA",
+    "CompactionReport",
+    "DuplicatePkError",
+    "LanceCut",
+    "LanceMemWalDriver",
+    "SsTableRef",
+    "WriterNotFencedError",
+    "decode_shard_manifest",
+]
+
+PYLANCE_VERSION: str = lance.__version__
+"""The pylance version the driver runs on; the deviations it pins are those of 14.0.2."""
+
+PK_METADATA: dict[str, str] = {"lance-schema:unenforced-primary-key": "true"}
+SCHEMA: pa.Schema = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False, metadata=PK_METADATA),
+        pa.field("val", pa.utf8()),
+    ]
+)
+"""Field-level PK metadata; the PK must be non-nullable (probe §1)."""
+
+_SSTABLE_DIR = re.compile(r"^[0-9a-f]{8}_gen_(\d+)$")
+_POLL_S = 0.001
+
+
+class DuplicatePkError(AssertionError):
+    """An LSM scan returned the same primary key more than once (Lance's dedup failed)."""
+
+
+class WriterNotFencedError(AssertionError):
+    """A writer replaced by a crash-restart accepted a write instead of raising "fenced"."""
+
+
+@dataclass(frozen=True)
+class SsTableRef:
+    """One flushed generation as listed by the shard manifest.
+
+    ``path`` is relative to ``<dataset>/_mem_wal/<shard>/``, which is how
+    ``ShardSnapshot.with_sstable`` wants it (probe §4).
+    """
+
+    generation: int
+    path: str
+
+
+@dataclass(frozen=True)
+class LanceCut:
+    """What a read arm's ``AsOfCut(active_generation, active_batch_count)`` would be for a shard.
+
+    Read from ``memtable_stats()``; Lance 14.0.2 has no cut object of its own.
+    """
+
+    shard_id: str
+    generation: int
+    batch_count: int
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    """What one :meth:`LanceMemWalDriver.compact` did, per shard (one commit pair per shard)."""
+
+    shard_id: str
+    generations: tuple[int, ...]
+    marked_generation: int
+    deleted_keys: tuple[int, ...]
+    upserted_keys: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Shard manifest decoding (the layout is inferred by the probe, not documented: pin it)
+# --------------------------------------------------------------------------------------------
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Decode one protobuf varint at ``pos``; return (value, next position)."""
+    shift = 0
+    value = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint in shard manifest")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """Yield (field number, wire type, value) of a protobuf message, schema-less."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        value: int | bytes
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 1:
+            value, pos = int.from_bytes(buf[pos : pos + 8], "little"), pos + 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            value, pos = buf[pos : pos + length], pos + length
+        elif wire == 5:
+            value, pos = int.from_bytes(buf[pos : pos + 4], "little"), pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire} in shard manifest")
+        yield number, wire, value
+
+
+def _manifest_version(name: str) -> int:
+    """Manifest file names are the version in binary, least-significant bit first (probe §4)."""
+    return int(name.removesuffix(".binpb")[::-1], 2)
+
+
+def decode_shard_manifest(shard_dir: Path) -> dict[str, Any]:
+    """Decode the newest ``manifest/*.binpb`` of a shard: version, epoch, current gen, SSTables.
+
+    Inferred fields: 1=version, 2=epoch, 6=current_generation, 8=repeated {1: generation,
+    2: path}. No Python API lists SSTables in 14.0.2, hence this decoder.
+    """
+    manifests = sorted(
+        (shard_dir / "manifest").glob("*.binpb"), key=lambda p: _manifest_version(p.name)
+    )
+    if not manifests:
+        return {"version": 0, "epoch": 0, "current_generation": 1, "sstables": []}
+    out: dict[str, Any] = {"version": 0, "epoch": 0, "current_generation": 0, "sstables": []}
+    for number, wire, value in _fields(manifests[-1].read_bytes()):
+        if number == 1 and wire == 0:
+            out["version"] = value
+        elif number == 2 and wire == 0:
+            out["epoch"] = value
+        elif number == 6 and wire == 0:
+            out["current_generation"] = value
+        elif number == 8 and wire == 2:
+            assert isinstance(value, bytes)
+            gen, path = None, None
+            for sub_number, sub_wire, sub_value in _fields(value):
+                if sub_number == 1 and sub_wire == 0:
+                    gen = sub_value
+                elif sub_number == 2 and sub_wire == 2:
+                    assert isinstance(sub_value, bytes)
+                    path = sub_value.decode()
+            if not isinstance(gen, int) or path is None:
+                raise ValueError(f"unexpected SSTable entry layout in {manifests[-1]}")
+            out["sstables"].append(SsTableRef(gen, path))
+    out["sstables"].sort(key=lambda s: s.generation)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The driver
+# --------------------------------------------------------------------------------------------
+
+
+class LanceMemWalDriver:
+    """Drive one real Lance MemWAL dataset deterministically.
+
+    Steps are synchronous except the background SSTable flush, which :meth:`settle`,
+    :meth:`close_and_reopen`, :meth:`crash_restart` and :meth:`compact` wait for. The driver
+    keeps no model of its own: every observation is read back from Lance, so a test's
+    expectation stays independent of the thing it judges.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_memtable_batches: int,
+        shards: int = 1,
+        base: Mapping[int, str] | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Create a fresh dataset (in ``root`` or a new temp dir) and open one writer per shard.
+
+        ``max_memtable_batches`` (B ≥ 1) is the only freeze trigger. ``shards`` fixed shard
+        UUIDs ``00000000-…-000000000001`` … are used; key ``k`` goes to shard ``k % shards``.
+        ``base`` seeds the base table (generation 0); Lance needs a non-empty first write to
+        create a dataset with a schema, so an empty base is written as an empty table.
+        """
+        if max_memtable_batches < 1:
+            raise ValueError("max_memtable_batches must be >= 1")
+        if shards < 1:
+            raise ValueError("shards must be >= 1")
+        self._owns_root = root is None
+        self.root: Path = Path(tempfile.mkdtemp(prefix="asofcut-lance-") if root is None else root)
+        self.path: Path = self.root / "ds.lance"
+        self.max_memtable_batches = max_memtable_batches
+        self.shard_ids: tuple[str, ...] = tuple(str(uuid.UUID(int=i + 1)) for i in range(shards))
+        self._watermark: dict[str, int] = {sid: 0 for sid in self.shard_ids}
+        self._closed = False
+        lance.write_dataset(self._table(dict(base or {})), str(self.path), schema=SCHEMA)
+        lance.dataset(str(self.path)).initialize_mem_wal()  # manual sharding: no spec kwargs
+        self._writers: list[ShardWriter] = [self._open_writer(sid) for sid in self.shard_ids]
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def knobs(self) -> dict[str, Any]:
+        """The writer knobs, passed explicitly every time (init defaults are ignored, probe §1)."""
+        return {
+            "max_memtable_batches": self.max_memtable_batches,
+            "durable_write": True,  # put returns only once its WAL entry is durable
+            "max_wal_buffer_size": 1,  # flush the WAL on every put: ~0.7 ms instead of ~97 ms
+            "max_wal_flush_interval_ms": 10,
+        }
+
+    def _open_writer(self, shard_id: str) -> ShardWriter:
+        # A fresh dataset handle, so the writer pins the *current* base version (probe §4).
+        return lance.dataset(str(self.path)).mem_wal_writer(shard_id, **self.knobs)
+
+    @staticmethod
+    def _table(rows: Mapping[int, str | None]) -> pa.Table:
+        return pa.table(
+            {
+                "id": pa.array(list(rows), pa.int64()),
+                "val": pa.array(list(rows.values()), pa.utf8()),
+            },
+            schema=SCHEMA,
+        )
+
+    def shard_index(self, key: int) -> int:
+        """The fixed key→shard map: each key is written through exactly one shard."""
+        return key % len(self.shard_ids)
+
+    def _route(self, keys: Sequence[int], shard: int | None) -> int:
+        if not keys:
+            raise ValueError("empty write: Lance treats it as a no-op (+0 batches), so refuse it")
+        if shard is not None:
+            return shard
+        targets = {self.shard_index(k) for k in keys}
+        if len(targets) != 1:
+            raise ValueError(f"keys {list(keys)} span shards {sorted(targets)}; write per shard")
+        return targets.pop()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("driver is closed")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(self, keys: Sequence[int], vals: Sequence[str], *, shard: int | None = None) -> None:
+        """Upsert ``keys``→``vals`` as ONE RecordBatch (= one memtable batch; last row wins).
+
+        ``shard`` overrides the key→shard map; only the cross-shard deviation test uses it, to
+        break Lance's one-shard-per-key rule on purpose.
+        """
+        self._check_open()
+        if len(keys) != len(vals):
+            raise ValueError("keys and vals differ in length")
+        target = self._route(keys, shard)
+        batch = pa.RecordBatch.from_pydict({"id": list(keys), "val": list(vals)}, schema=SCHEMA)
+        self._writers[target].put(batch)
+
+    def delete(self, keys: Sequence[int], *, shard: int | None = None) -> None:
+        """Write one tombstone batch for ``keys`` (a missing key still gets a tombstone)."""
+        self._check_open()
+        target = self._route(keys, shard)
+        batch = pa.RecordBatch.from_pydict(
+            {"id": list(keys)}, schema=pa.schema([SCHEMA.field("id")])
+        )
+        self._writers[target].delete(batch)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every frozen memtable is flushed (``frozen_count == 0`` on every shard).
+
+        The flush is Lance's only asynchronous step (~7-10 ms after a freeze); once settled, the
+        SSTable is in the shard manifest, so every later observation is deterministic.
+        """
+        self._check_open()
+        deadline = time.monotonic() + timeout
+        while any(w.memtable_stats()["frozen_count"] for w in self._writers):
+            if time.monotonic() > deadline:
+                stats = [w.memtable_stats()["frozen_count"] for w in self._writers]
+                raise TimeoutError(f"frozen memtables not flushed after {timeout}s: {stats}")
+            time.sleep(_POLL_S)
+
+    def close_and_reopen(self) -> None:
+        """Close every writer (freeze + flush now; generation +1 iff the active one had data),
+        then open new writers (epoch +1, base re-pinned). Lance's only "flush now"."""
+        self._check_open()
+        for writer in self._writers:
+            writer.close()
+        self._writers = [self._open_writer(sid) for sid in self.shard_ids]
+
+    def crash_restart(self) -> None:
+        """Settle, then open a new writer per shard WITHOUT closing the old one (a crash).
+
+        The new writer claims a higher epoch and replays the WAL under the same generation. The
+        old writer must then be fenced: its next put must raise. Settling first keeps which
+        generations were flushed vs replayed deterministic (probe §7). Raises
+        :class:`WriterNotFencedError` if an old writer accepts the probe write.
+        """
+        self.settle()
+        old = self._writers
+        self._writers = [self._open_writer(sid) for sid in self.shard_ids]
+        for index, writer in enumerate(old):
+            probe_key = index  # routes to this shard; never acknowledged if fencing works
+            probe = pa.RecordBatch.from_pydict(
+                {"id": [probe_key], "val": ["fencing-probe"]}, schema=SCHEMA
+            )
+            try:
+                writer.put(probe)
+            except OSError as exc:
+                if "fenced" not in str(exc):
+                    raise
+            else:
+                raise WriterNotFencedError(
+                    f"old writer of shard {self.shard_ids[index]} accepted a put after a peer "
+                    "claimed a higher epoch"
+                )
+
+    # -- compaction ----------------------------------------------------------------------------
+
+    def sstables(self, shard: int = 0) -> list[SsTableRef]:
+        """The shard manifest's SSTables, ascending generation (never trimmed by compaction)."""
+        return decode_shard_manifest(self._shard_dir(shard))["sstables"]  # type: ignore[no-any-return]
+
+    def listed_sstable_generations(self, shard: int = 0) -> list[int]:
+        """Generations of the ``*_gen_*`` directories on disk (cross-check for the decoder)."""
+        gens = []
+        for entry in self._shard_dir(shard).iterdir():
+            match = _SSTABLE_DIR.match(entry.name)
+            if match and entry.is_dir():
+                gens.append(int(match.group(1)))
+        return sorted(gens)
+
+    def watermark(self, shard: int = 0) -> int:
+        """The compaction watermark this driver committed (Lance can't report it, probe §2d)."""
+        return self._watermark[self.shard_ids[shard]]
+
+    def _shard_dir(self, shard: int) -> Path:
+        return self.path / "_mem_wal" / self.shard_ids[shard]
+
+    def read_sstable(self, shard: int, ref: SsTableRef) -> dict[int, str | None]:
+        """One SSTable as ``{id: val}`` with ``None`` for a tombstone (unique ids per SSTable)."""
+        rows = lance.dataset(str(self._shard_dir(shard) / ref.path)).to_table().to_pylist()
+        out: dict[int, str | None] = {}
+        for row in rows:
+            if row["id"] in out:
+                raise DuplicatePkError(f"SSTable gen {ref.generation} holds id {row['id']} twice")
+            out[row["id"]] = None if row["_tombstone"] else row["val"]
+        return out
+
+    def compact(self) -> list[CompactionReport]:
+        """Merge each shard's SSTables above the watermark into the base table.
+
+        Settles first so the compacted set is every frozen generation. Per shard: newest
+        generation wins, a tombstone becomes a delete; commit a ``merge_insert`` delete pass, then
+        an upsert pass carrying ``CompactedSsTable(shard, max generation)`` (the marker rides on
+        the last data-changing pass; on the delete pass if nothing is upserted). Lance does none
+        of this merging itself and accepts any strictly increasing marker (probe §2d).
+        """
+        self.settle()
+        reports = []
+        for index, sid in enumerate(self.shard_ids):
+            refs = [r for r in self.sstables(index) if r.generation > self._watermark[sid]]
+            listed = [g for g in self.listed_sstable_generations(index) if g > self._watermark[sid]]
+            if [r.generation for r in refs] != listed:
+                raise AssertionError(
+                    f"shard manifest decode {[r.generation for r in refs]} != SSTable dirs "
+                    f"{listed}: the inferred manifest layout changed"
+                )
+            if not refs:
+                continue
+            merged: dict[int, str | None] = {}
+            for ref in refs:  # ascending generation: newest wins
+                merged.update(self.read_sstable(index, ref))
+            deletes = sorted(k for k, v in merged.items() if v is None)
+            upserts = {k: v for k, v in sorted(merged.items()) if v is not None}
+            maxgen = refs[-1].generation
+            marker = [CompactedSsTable(sid, maxgen)]
+            if deletes:
+                builder = lance.dataset(str(self.path)).merge_insert("id").when_matched_delete()
+                if not upserts:
+                    builder = builder.mark_sstables_as_compacted(marker)
+                builder.execute(self._table(dict.fromkeys(deletes)))
+            if upserts:
+                (
+                    lance.dataset(str(self.path))
+                    .merge_insert("id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .mark_sstables_as_compacted(marker)
+                    .execute(self._table(upserts))
+                )
+            self._watermark[sid] = maxgen
+            reports.append(
+                CompactionReport(
+                    sid, tuple(r.generation for r in refs), maxgen, tuple(deletes), tuple(upserts)
+                )
+            )
+        return reports
+
+    # -- observations --------------------------------------------------------------------------
+
+    def _scanner(self) -> Any:
+        """An LSM scanner over shard 0's writer plus every other shard's flushed SSTables.
+
+        A writer's scanner covers base + its own SSTables + its own active memtable; other
+        shards' memtables are unreachable from it in 14.0.2, so with ``shards > 1`` settle (and
+        close/reopen) before reading if their writes must show.
+        """
+        snaps = []
+        for index in range(1, len(self.shard_ids)):
+            snap = ShardSnapshot(self.shard_ids[index])
+            for ref in self.sstables(index):
+                snap = snap.with_sstable(ref.generation, ref.path)
+            snaps.append(snap)
+        return self._writers[0].lsm_scanner(snaps)
+
+    def scan_rows(self) -> list[tuple[int, str | None]]:
+        """The raw LSM scan as (id, val) rows, sorted, duplicates kept (for deviation tests).
+
+        Built and executed in one step: a scanner holds a live memtable reference, so building it
+        earlier and executing later would leak later writes into the "snapshot" (probe §4).
+        """
+        self._check_open()
+        table = self._scanner().to_table()
+        return sorted(zip(table["id"].to_pylist(), table["val"].to_pylist(), strict=True))
+
+    def scan(self) -> dict[int, str | None]:
+        """The LSM scan as ``{id: val}``; raises :class:`DuplicatePkError` on a repeated PK."""
+        rows = self.scan_rows()
+        out = dict(rows)
+        if len(out) != len(rows):
+            dups = sorted({k for k, _ in rows if sum(1 for j, _ in rows if j == k) > 1})
+            raise DuplicatePkError(f"LSM scan returned duplicate PKs {dups}: {rows}")
+        return out
+
+    def membership(self, keys: Sequence[int]) -> set[int]:
+        """Which of ``keys`` the fresh tier + base currently hold a LIVE row for.
+
+        Emulated with ``lsm_scanner().filter("id IN (...)")``: Lance 14.0.2 has no
+        ``contains_pks``/``contains_pks_as_of``/as-of API. Unlike ``contains_pks`` a tombstoned
+        key is NOT a member (the scan hides tombstones), and base rows count; frozen, unflushed
+        memtables are invisible (the same gap as :meth:`scan`).
+        """
+        self._check_open()
+        if not keys:
+            return set()
+        ids = ", ".join(str(int(k)) for k in keys)
+        table = self._scanner().filter(f"id IN ({ids})").project(["id"]).to_table()
+        return set(table["id"].to_pylist())
+
+    def memtable_stats(self, shard: int = 0) -> dict[str, Any]:
+        """Lance's raw ``memtable_stats()`` of one shard (generation, batch_count, …)."""
+        return dict(self._writers[shard].memtable_stats())
+
+    def cut_stats(self) -> dict[str, LanceCut]:
+        """Per shard, the ``AsOfCut(generation, batch_count)`` a read arm would capture now."""
+        cuts = {}
+        for sid, writer in zip(self.shard_ids, self._writers, strict=True):
+            stats = writer.memtable_stats()
+            cuts[sid] = LanceCut(sid, int(stats["generation"]), int(stats["batch_count"]))
+        return cuts
+
+    def base(self) -> dict[int, str | None]:
+        """The base table at its latest version (generation 0), as ``{id: val}``."""
+        table = lance.dataset(str(self.path)).to_table()
+        return dict(zip(table["id"].to_pylist(), table["val"].to_pylist(), strict=True))
+
+    # -- teardown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the writers (best effort) and delete the temp dir if the driver created it."""
+        if self._closed:
+            return
+        self._closed = True
+        for writer in self._writers:
+            try:
+                writer.close()
+            except OSError:
+                pass  # a writer fenced by a test's own raw second writer cannot close; harmless
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LanceMemWalDriver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
