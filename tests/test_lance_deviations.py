@@ -1,0 +1,437 @@
+"""Real Lance MemWAL (pylance 14.0.2) through ``stateful_tests.lance_driver``.
+
+Two kinds of test live here, all marked ``lance`` (collected only by the dedicated tox env):
+
+* **Known deviations**, pinned with ``xfail(strict=True)`` on the *correct* behaviour: they fail
+  today (XFAIL), and the day Lance fixes one it XPASSes, which strict mode turns into a failure so
+  the pin gets revisited. Each assertion message is a minimal reproduction as numbered events;
+  ``pytest -m lance --runxfail tests/test_lance_deviations.py`` prints them.
+* **Capabilities** the harness relies on, which must pass: exact scans after settle, exact
+  generation/batch_count predictions, no loss across close/crash with durable writes, fencing,
+  compaction into base, membership, and the inferred shard-manifest layout.
+
+The expectation is ``LsmExpectation`` below, a dict-based ``base ⊕ sstables ⊕ frozen ⊕ active``
+with the freeze predicted from B. It lives here because ``model/`` has no fresh-tier state model
+yet (only ``model/designs.py``); once it does, these tests should use it instead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LANCE_LOG", "lance=off")  # expected "Writer fenced" logs are noise
+
+# Safety net only: the ``lance`` marker + tox env are what keep this module out of runs without
+# pylance. A skipped module is not a pass.
+lance = pytest.importorskip("lance")
+
+import pyarrow as pa  # noqa: E402
+from lance.mem_wal import CompactedSsTable  # noqa: E402
+
+from stateful_tests.lance_driver import (  # noqa: E402
+    SCHEMA,
+    DuplicatePkError,
+    LanceMemWalDriver,
+    decode_shard_manifest,
+)
+
+pytestmark = pytest.mark.lance
+
+Rows = dict[int, str | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Expectation (pure Python) and a recorder that turns a run into numbered events
+# --------------------------------------------------------------------------------------------
+
+
+class LsmExpectation:
+    """What Lance should hold: base ⊕ SSTables above the watermark ⊕ frozen ⊕ active.
+
+    ``None`` is a tombstone. The freeze is predicted from B: the write that makes the active
+    memtable's batch count reach B freezes it and opens generation + 1 (probe §2b).
+    """
+
+    def __init__(self, max_memtable_batches: int, base: Mapping[int, str]) -> None:
+        self.b = max_memtable_batches
+        self.base: Rows = dict(base)
+        self.sstables: list[tuple[int, Rows]] = []
+        self.frozen: list[tuple[int, Rows]] = []
+        self.generation = 1
+        self.active: Rows = {}
+        self.batch_count = 0
+        self.watermark = 0
+
+    def write(self, rows: Rows) -> None:
+        self.active.update(rows)
+        self.batch_count += 1
+        if self.batch_count == self.b:
+            self._freeze()
+
+    def _freeze(self) -> None:
+        self.frozen.append((self.generation, self.active))
+        self.generation += 1
+        self.active, self.batch_count = {}, 0
+
+    def settle(self) -> None:
+        self.sstables.extend(self.frozen)
+        self.frozen = []
+
+    def close_and_reopen(self) -> None:
+        """close() flushes frozen + a non-empty active (generation +1 only then)."""
+        if self.batch_count:
+            self._freeze()
+        self.settle()
+
+    def crash_restart(self) -> None:
+        """Settled first; the active memtable is replayed from the WAL under the same generation."""
+        self.settle()
+
+    def compact(self) -> None:
+        for gen, rows in self.sstables:
+            if gen > self.watermark:
+                _overlay(self.base, rows)
+                self.watermark = gen
+        self.base = {k: v for k, v in self.base.items() if v is not None}
+
+    def view(self, *, include_frozen: bool = True) -> Rows:
+        out: Rows = dict(self.base)
+        for gen, rows in self.sstables:
+            if gen > self.watermark:
+                _overlay(out, rows)
+        if include_frozen:
+            for _, rows in self.frozen:
+                _overlay(out, rows)
+        _overlay(out, self.active)
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def _overlay(target: Rows, rows: Rows) -> None:
+    target.update(rows)
+
+
+class Run:
+    """Drive Lance and the expectation in lockstep, logging numbered events for a repro."""
+
+    def __init__(self, b: int, base: Mapping[int, str] | None = None, shards: int = 1) -> None:
+        base = dict(base or {})
+        self.d = LanceMemWalDriver(max_memtable_batches=b, base=base, shards=shards)
+        self.e = LsmExpectation(b, base)
+        self.events: list[str] = [f"new dataset, base={base}, max_memtable_batches={b}"]
+        self.seq = 0
+
+    def log(self, text: str) -> None:
+        self.events.append(text)
+
+    def put(self, keys: Sequence[int]) -> None:
+        vals = [f"v{self.seq}_{i}" for i in range(len(keys))]  # unique: a stale read shows
+        self.seq += 1
+        self.d.put(keys, vals)
+        self.e.write(dict(zip(keys, vals, strict=True)))
+        self.log(f"put {dict(zip(keys, vals, strict=True))}" + self._stats())
+
+    def delete(self, keys: Sequence[int]) -> None:
+        self.d.delete(keys)
+        self.e.write(dict.fromkeys(keys))
+        self.log(f"delete ids={list(keys)}" + self._stats())
+
+    def settle(self) -> None:
+        self.d.settle()
+        self.e.settle()
+        self.log("settle (frozen_count == 0)")
+
+    def close_and_reopen(self) -> None:
+        self.d.close_and_reopen()
+        self.e.close_and_reopen()
+        self.log("close + reopen writer" + self._stats())
+
+    def crash_restart(self) -> None:
+        self.d.crash_restart()
+        self.e.crash_restart()
+        self.log("crash: settle, open 2nd writer, old one fenced" + self._stats())
+
+    def compact(self) -> None:
+        reports = self.d.compact()
+        self.e.settle()
+        self.e.compact()
+        self.log(f"compact {[(r.generations, r.marked_generation) for r in reports]}")
+
+    def _stats(self) -> str:
+        s = self.d.memtable_stats()
+        return f"  -> gen={s['generation']} batches={s['batch_count']} frozen={s['frozen_count']}"
+
+    def repro(self, outcome: str) -> str:
+        lines = [f"{i}. {text}" for i, text in enumerate(self.events, 1)]
+        head = f"minimal reproduction (pylance {lance.__version__}):"
+        return "\n".join([head, *lines, f"  => {outcome}"])
+
+    def close(self) -> None:
+        self.d.close()
+
+
+MakeRun = Callable[..., Run]
+
+
+@pytest.fixture
+def runs() -> Iterator[MakeRun]:
+    """Open Runs and close them all at teardown (temp dirs removed)."""
+    opened: list[Run] = []
+
+    def make(b: int, base: Mapping[int, str] | None = None, shards: int = 1) -> Run:
+        run = Run(b, base, shards)
+        opened.append(run)
+        return run
+
+    yield make
+    for run in opened:
+        run.close()
+
+
+def _random_ops(rng: random.Random, run: Run, steps: int, keys: int, ops: Sequence[str]) -> None:
+    """A deterministic (seeded) random walk of one-batch writes and lifecycle steps."""
+    for _ in range(steps):
+        op = rng.choice(ops)
+        picked = sorted(rng.sample(range(keys), rng.randint(1, 3)))
+        if op == "put":
+            run.put(picked)
+        elif op == "delete":
+            run.delete(picked)
+        elif op == "settle":
+            run.settle()
+        elif op == "reopen":
+            run.close_and_reopen()
+        elif op == "crash":
+            run.crash_restart()
+        elif op == "compact":
+            run.compact()
+        else:  # pragma: no cover - programming error in the op list
+            raise AssertionError(op)
+
+
+# --------------------------------------------------------------------------------------------
+# Known deviations of 14.0.2 (strict xfail on the correct behaviour)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="14.0.2: writer.lsm_scanner() omits frozen, unflushed memtables (read-your-writes gap;"
+    " a deleted base row is resurrected until the background flush lands)",
+)
+def test_frozen_memtable_visible_to_scan(runs: MakeRun) -> None:
+    """Every acknowledged write must be visible to the writer's own scan, frozen or not.
+
+    Five independent trials of the probe's counterexample (3 deletes of key 0 with B=3, scan
+    right after the freezing one). The flush takes >= 6 ms and the scan < 1 ms, so every trial
+    misses today; the test XPASSes only if all five are exact, i.e. when Lance is fixed.
+    """
+    failures = []
+    for _ in range(5):
+        run = runs(3, {0: "base0", 1: "base1", 2: "base2"})
+        for _ in range(3):
+            run.delete([0])
+        got, want = run.d.scan(), run.e.view(include_frozen=True)
+        if got != want:
+            failures.append(run.repro(f"scan shows {got}, expected {want}"))
+    assert not failures, failures[0] + f"\n({len(failures)}/5 trials wrong)"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="14.0.2: writer config defaults recorded by initialize_mem_wal(...) are ignored by "
+    "mem_wal_writer() (hard-coded defaults apply instead)",
+)
+def test_init_writer_defaults_apply(tmp_path: Path) -> None:
+    """A writer opened without max_memtable_batches must use the recorded default (1)."""
+    path = str(tmp_path / "ds.lance")
+    ds = lance.write_dataset(pa.table({"id": [1], "val": ["b"]}, schema=SCHEMA), path)
+    ds.initialize_mem_wal(max_memtable_batches=1)
+    recorded = lance.dataset(path).mem_wal_index_details()["writer_config_defaults"]
+    writer = lance.dataset(path).mem_wal_writer(
+        "00000000-0000-0000-0000-000000000001",
+        durable_write=True,
+        max_wal_buffer_size=1,
+        max_wal_flush_interval_ms=10,
+    )
+    try:
+        writer.put(pa.RecordBatch.from_pydict({"id": [2], "val": ["x"]}, schema=SCHEMA))
+        stats = writer.memtable_stats()
+    finally:
+        writer.close()
+    events = [
+        "1. write_dataset base={1: 'b'}",
+        "2. initialize_mem_wal(max_memtable_batches=1)"
+        f"  -> writer_config_defaults.max_memtable_batches={recorded.get('max_memtable_batches')}",
+        "3. mem_wal_writer(shard) without max_memtable_batches",
+        "4. put {2: 'x'} (one batch)",
+    ]
+    assert (stats["generation"], stats["batch_count"]) == (2, 0), "\n".join(
+        [
+            *events,
+            f"  => memtable_stats gen={stats['generation']} batches="
+            f"{stats['batch_count']}, expected gen=2 batches=0 (frozen at the recorded cap 1)",
+        ]
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="14.0.2: mark_sstables_as_compacted is not checked against the shard manifest "
+    "(a watermark past every flushed generation is accepted)",
+)
+def test_compaction_marker_checked_against_manifest(runs: MakeRun) -> None:
+    """Marking generation 5 compacted when only generation 1 was ever flushed must be refused."""
+    run = runs(1, {0: "base0"})
+    run.put([1])
+    run.settle()
+    gens = [r.generation for r in run.d.sstables()]
+    run.log(f"shard manifest lists SSTable generations {gens}")
+    source = pa.table({"id": [1], "val": [run.e.view()[1]]}, schema=SCHEMA)
+    builder = (
+        lance.dataset(str(run.d.path))
+        .merge_insert("id")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .mark_sstables_as_compacted([CompactedSsTable(run.d.shard_ids[0], 5)])
+    )
+    run.log("merge_insert upsert of gen-1 rows carrying CompactedSsTable(shard, 5)")
+    try:
+        builder.execute(source)
+    except Exception:  # noqa: BLE001 - any refusal is the correct behaviour
+        return
+    raise AssertionError(
+        run.repro("commit accepted; expected a refusal (gen 5 is not in the manifest)")
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="14.0.2: the same PK written through two shards comes back twice from the LSM scan "
+    "(no cross-shard dedup; Lance requires one shard per key)",
+)
+def test_cross_shard_scan_dedups(runs: MakeRun) -> None:
+    """One PK must appear at most once in a scan, whichever shards wrote it."""
+    run = runs(1, {}, shards=2)
+    run.d.put([7], ["via_shard0"], shard=0)
+    run.log("put {7: 'via_shard0'} through shard 0  (B=1: freezes)")
+    run.d.put([7], ["via_shard1"], shard=1)
+    run.log("put {7: 'via_shard1'} through shard 1  (B=1: freezes)")
+    run.d.settle()
+    run.log("settle both shards; scan shard 0's writer + shard 1's SSTables")
+    rows = run.d.scan_rows()
+    duplicated = False
+    try:
+        run.d.scan()
+    except DuplicatePkError:
+        duplicated = True
+    assert not duplicated, run.repro(f"scan shows {rows}, expected one row for id 7")
+
+
+# --------------------------------------------------------------------------------------------
+# Capabilities the harness relies on (must pass)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("b", [1, 2, 3])
+def test_stats_generation_and_batch_count_exact(runs: MakeRun, b: int) -> None:
+    """generation/batch_count are synchronous: exact after every write, no settle needed."""
+    rng = random.Random(1000 + b)
+    run = runs(b, {0: "b0", 1: "b1"})
+    for _ in range(25):
+        (run.put if rng.random() < 0.7 else run.delete)(sorted(rng.sample(range(6), 2)))
+        got = run.d.cut_stats()[run.d.shard_ids[0]]
+        want = (run.e.generation, run.e.batch_count)
+        assert (got.generation, got.batch_count) == want, run.repro(f"cut {got}, expected {want}")
+        frozen = run.d.memtable_stats()["frozen_count"]
+        assert frozen <= len(run.e.frozen), run.repro(f"frozen_count {frozen} > predicted")
+
+
+@pytest.mark.parametrize("b", [1, 2, 3])
+def test_scan_equals_expectation_after_settle(runs: MakeRun, b: int) -> None:
+    """After settle, the LSM scan is exactly base ⊕ SSTables ⊕ active (newest wins, tombstones)."""
+    rng = random.Random(2000 + b)
+    run = runs(b, {k: f"base{k}" for k in range(4)})
+    for _ in range(30):
+        _random_ops(rng, run, 1, 8, ["put", "put", "delete", "settle"])
+        run.settle()
+        got, want = run.d.scan(), run.e.view()
+        assert got == want, run.repro(f"scan shows {got}, expected {want}")
+        live = set(want)
+        member = run.d.membership(list(range(8)))
+        assert member == live, run.repro(f"membership {member}, expected live keys {live}")
+
+
+@pytest.mark.parametrize("b", [2, 3])
+def test_close_and_crash_lose_nothing(runs: MakeRun, b: int) -> None:
+    """Durable writes survive close/reopen and crash/restart; old writers are fenced."""
+    rng = random.Random(3000 + b)
+    run = runs(b, {0: "b0"})
+    for _ in range(30):
+        _random_ops(rng, run, 1, 6, ["put", "put", "delete", "reopen", "crash"])
+        run.settle()
+        got, want = run.d.scan(), run.e.view()
+        assert got == want, run.repro(f"scan shows {got}, expected {want}")
+        cut = run.d.cut_stats()[run.d.shard_ids[0]]
+        want_cut = (run.e.generation, run.e.batch_count)
+        assert (cut.generation, cut.batch_count) == want_cut, run.repro(f"cut {cut} != {want_cut}")
+
+
+@pytest.mark.parametrize("b", [1, 2])
+def test_compaction_equals_expected_base(runs: MakeRun, b: int) -> None:
+    """Caller-side compaction (delete pass + upsert pass with the marker) yields the expected base,
+    repeatedly (the watermark advances), and the LSM scan is unchanged by it."""
+    rng = random.Random(4000 + b)
+    run = runs(b, {k: f"base{k}" for k in range(5)})
+    for _ in range(3):
+        _random_ops(rng, run, 8, 8, ["put", "put", "delete"])
+        run.compact()
+        assert run.d.base() == run.e.base, run.repro(f"base {run.d.base()}, expected {run.e.base}")
+        assert run.d.watermark() == run.e.watermark
+        got, want = run.d.scan(), run.e.view()
+        assert got == want, run.repro(f"scan after compact {got}, expected {want}")
+
+
+def test_stale_compaction_marker_rejected(runs: MakeRun) -> None:
+    """The watermark must strictly increase: re-marking the compacted generation is refused."""
+    run = runs(1, {0: "base0"})
+    run.put([1])
+    run.compact()
+    stale = (
+        lance.dataset(str(run.d.path))
+        .merge_insert("id")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .mark_sstables_as_compacted([CompactedSsTable(run.d.shard_ids[0], run.d.watermark())])
+    )
+    with pytest.raises(Exception, match="Stale SSTable compaction"):
+        stale.execute(pa.table({"id": [1], "val": ["again"]}, schema=SCHEMA))
+
+
+def test_manifest_decoder_matches_disk(runs: MakeRun) -> None:
+    """The inferred shard-manifest layout agrees with the SSTable dirs and with the writer."""
+    run = runs(2, {})
+    for k in range(7):
+        run.put([k])
+    run.settle()
+    decoded = decode_shard_manifest(run.d.path / "_mem_wal" / run.d.shard_ids[0])
+    gens = [r.generation for r in decoded["sstables"]]
+    assert gens == [g for g, _ in run.e.sstables] == run.d.listed_sstable_generations()
+    assert decoded["current_generation"] == run.d.memtable_stats()["generation"]
+    for ref, (_, rows) in zip(decoded["sstables"], run.e.sstables, strict=True):
+        assert run.d.read_sstable(0, ref) == rows
+
+
+def test_put_rejects_keys_spanning_shards(runs: MakeRun) -> None:
+    """The fixed key→shard map is enforced by the driver (Lance doesn't enforce it)."""
+    run = runs(2, {}, shards=2)
+    with pytest.raises(ValueError, match="span shards"):
+        run.d.put([1, 2], ["a", "b"])
