@@ -1,0 +1,187 @@
+"""fresh_tier_block_list and PK membership: the supersession check.
+
+For each fresh-tier generation of a snapshot, the design's admit predicate
+(DESIGN.md §4; the same rules as ``model/designs.py``, re-implemented here so
+the oracle stays independent) decides which *candidate* rows count:
+
+* candidates are every **committed** in-memory row (active, frozen, retained)
+  and every SSTable row (its PK sidecar, superseded duplicates and tombstones
+  included) not served from memory and not compacted; never base rows;
+* each rule reduces to batch ranges of a memtable ("whole", "first N by append
+  index", "nothing") or an append-index bound on a sidecar, and a batch-count
+  bound is a row-position bound: a zero-copy slice of the memtable's cached,
+  concatenated PK column.
+
+Membership then concatenates the admitted PK slices and runs **one**
+``pyarrow.compute.is_in`` over the probes; no Python loop per key.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from impl.collector import MemSource, ShardSources, Sources, SstSource
+from impl.cut import AsOfCut, Cut, ExactCut, WalPositionCut
+from impl.errors import MalformedCutError
+from impl.options import check_design
+from impl.schema import APPEND_INDEX, ROW, ROW_ID_SCHEMA
+
+Ranges = list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class GenMembership:
+    """The admitted rows of one generation: their PKs and row ids."""
+
+    shard: str
+    generation: int
+    in_memory: bool
+    pks: pa.Array
+    row_ids: pa.Table  # ROW_ID_SCHEMA
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def _memtable_ranges(design: str, m: MemSource, entry: object | None) -> Ranges:
+    """Admitted batch ranges [start, stop) of an in-memory generation."""
+    g, committed = m.generation, m.committed
+    if design == "live_tier":
+        return [(0, committed)]
+    if design == "wal_position_map":
+        if not isinstance(entry, WalPositionCut):
+            return [(0, committed)]  # shard absent from the cut: live tier
+        # mapped batches are admitted iff their WAL position < the cut; unmapped
+        # batches cannot be placed against the cut and are admitted (live).
+        positions = m.memtable.wal_positions(m.mapped)
+        below = bisect.bisect_left(positions, entry.wal_position)
+        return [(0, below), (m.mapped, committed)]
+    if design in ("as_of_cut", "fresh_tier_watermark"):
+        # V-AsOf reads committed batches; V-FTW only rows visible at check time.
+        top = committed if design == "as_of_cut" else m.visible
+        if not isinstance(entry, AsOfCut):
+            return [(0, top)]
+        a = entry.active_generation
+        if g < a:
+            return [(0, top)]
+        if g == a:
+            return [(0, min(top, entry.active_batch_count))]
+        return []
+    if design == "exact_cut":
+        if not isinstance(entry, ExactCut):
+            return []  # shards the arm did not see are excluded
+        # m.shard's epoch is compared by the caller (it lives on ShardSources)
+        return [(0, min(committed, entry.observed_count(g)))]
+    raise MalformedCutError(f"unknown design {design!r}")
+
+
+def _sstable_bound(design: str, s: SstSource, entry: object | None) -> int:
+    """Admitted rows of an SSTable are those with append index < the returned bound."""
+    whole = s.batches
+    if design in ("live_tier", "wal_position_map"):
+        return whole  # SSTables carry no WAL map: admitted whole
+    if design in ("as_of_cut", "fresh_tier_watermark"):
+        if not isinstance(entry, AsOfCut):
+            return whole
+        return whole if s.generation < entry.active_generation else 0
+    if design == "exact_cut":
+        if not isinstance(entry, ExactCut):
+            return 0
+        return min(whole, entry.observed_count(s.generation))
+    raise MalformedCutError(f"unknown design {design!r}")
+
+
+def _entry(cut: Cut, shard: ShardSources) -> object | None:
+    entry = cut.shards.get(shard.shard)
+    if isinstance(entry, ExactCut) and entry.writer_epoch != shard.writer_epoch:
+        return None  # a changed epoch voids the shard's exact cut (exact_cut excludes it)
+    return entry
+
+
+# ------------------------------------------------------------ the block list
+
+
+def _row_ids(shard: str, generation: int, ai: pa.Array, row: pa.Array) -> pa.Table:
+    n = len(ai)
+    return pa.Table.from_arrays(
+        [
+            pa.array([shard] * n, pa.string()) if n else pa.array([], pa.string()),
+            pa.array(np.full(n, generation, np.int64)),
+            ai.cast(pa.int64()),
+            row.cast(pa.int64()),
+        ],
+        schema=ROW_ID_SCHEMA,
+    )
+
+
+def _admitted(
+    sources: Sources, cut: Cut, design: str, *, with_row_ids: bool
+) -> list[GenMembership]:
+    out: list[GenMembership] = []
+    for shard in sources.shards.values():
+        entry = _entry(cut, shard)
+        if design == "exact_cut" and entry is None:
+            continue
+        for s in shard.sstables:
+            bound = _sstable_bound(design, s, entry)
+            if bound <= 0:
+                continue
+            side = s.sstable.sidecar()
+            if bound < s.batches:
+                side = side.filter(pc.less(side.column(APPEND_INDEX), bound))
+            if side.num_rows == 0:
+                continue
+            pks = side.column(0).combine_chunks()
+            ids = (
+                _row_ids(
+                    shard.shard,
+                    s.generation,
+                    side.column(APPEND_INDEX).combine_chunks(),
+                    side.column(ROW).combine_chunks(),
+                )
+                if with_row_ids
+                else ROW_ID_SCHEMA.empty_table()
+            )
+            out.append(GenMembership(shard.shard, s.generation, False, pks, ids))
+        for m in shard.memtables:
+            ranges = [(a, b) for a, b in _memtable_ranges(design, m, entry) if b > a]
+            if not ranges:
+                continue
+            parts = [m.memtable.pk_slice(a, b) for a, b in ranges]
+            pks = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+            if len(pks) == 0:
+                continue
+            if with_row_ids:
+                id_parts = [m.memtable.id_slice(a, b) for a, b in ranges]
+                ids = pa.concat_tables(
+                    [_row_ids(shard.shard, m.generation, ai, row) for ai, row in id_parts]
+                )
+            else:
+                ids = ROW_ID_SCHEMA.empty_table()
+            out.append(GenMembership(shard.shard, m.generation, True, pks, ids))
+    out.sort(key=lambda gm: (gm.shard, gm.generation))
+    return out
+
+
+def fresh_tier_block_list(sources: Sources, cut: Cut, design: str) -> list[GenMembership]:
+    """Per-generation memberships admitted by ``design`` under ``cut`` (empty ones dropped)."""
+    check_design(design)
+    return _admitted(sources, cut, design, with_row_ids=True)
+
+
+def contains(sources: Sources, cut: Cut, design: str, probes: pa.Array) -> pa.BooleanArray:
+    """Which probes are members: one ``is_in`` against the concatenated admitted PKs."""
+    check_design(design)
+    members = _admitted(sources, cut, design, with_row_ids=False)
+    if not members or len(probes) == 0:
+        return pa.array(np.zeros(len(probes), dtype=bool))
+    values = [gm.pks for gm in members]
+    value_set = values[0] if len(values) == 1 else pa.concat_arrays(values)
+    result = pc.is_in(probes, value_set=value_set)
+    assert isinstance(result, pa.BooleanArray)
+    return result

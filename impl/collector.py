@@ -1,0 +1,109 @@
+"""The collector: one consistent snapshot of the fresh tier's sources.
+
+Under the tier lock (no flush commit, compaction commit or shard creation can
+interleave) and each shard's lock (no append or publish can interleave), it
+records per shard: the writer epoch, the active generation, every in-memory
+memtable with its committed and visible counts *read once* (Lance's
+V-Latest-collector), and the SSTables to read: listed, not compacted
+(generation > ``compacted_through``) and not served from memory (a retained
+copy suppresses its SSTable).  Memtables and SSTables are immutable or
+append-only, so the snapshot holds plain references and stays valid after the
+locks are released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from impl.base_table import BaseVersion
+from impl.memtable import MemTable
+from impl.sstable import SsTable
+from impl.tier import Tier
+
+
+@dataclass(frozen=True)
+class MemSource:
+    """An in-memory generation with its counts at collection time."""
+
+    shard: str
+    generation: int
+    memtable: MemTable
+    committed: int
+    visible: int
+    mapped: int  # batches with a wal_batch_mapping entry (prefix)
+    role: str  # "active", "frozen" or "retained"
+
+
+@dataclass(frozen=True)
+class SstSource:
+    """A flushed generation read from disk."""
+
+    shard: str
+    generation: int
+    sstable: SsTable
+
+    @property
+    def batches(self) -> int:
+        return self.sstable.batches
+
+
+@dataclass(frozen=True)
+class ShardSources:
+    """One shard's sources, ascending by generation."""
+
+    shard: str
+    writer_epoch: int
+    active_generation: int
+    memtables: tuple[MemSource, ...]
+    sstables: tuple[SstSource, ...]
+
+    @property
+    def active(self) -> MemSource:
+        return next(m for m in self.memtables if m.role == "active")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The whole snapshot: shards by id, plus the base version."""
+
+    shards: Mapping[str, ShardSources]
+    base: BaseVersion
+
+
+def collect(tier: Tier) -> Sources:
+    """Snapshot every shard and the base atomically w.r.t. flush/compaction commits."""
+    shards: dict[str, ShardSources] = {}
+    with tier.lock:
+        tier.check_open()
+        base = tier.base
+        for shard in sorted(tier.shards):
+            state = tier.shards[shard]
+            with state.lock:
+                roles = {id(m): "frozen" for m in state.frozen}
+                roles.update({id(m): "retained" for m in state.retained})
+                roles[id(state.active)] = "active"
+                mems = tuple(
+                    MemSource(
+                        shard,
+                        m.generation,
+                        m,
+                        m.committed,
+                        m.visible_count,
+                        min(m.mapped_count, m.committed),
+                        roles[id(m)],
+                    )
+                    for m in state.in_memory()
+                )
+                in_mem = {m.generation for m in mems}
+                through = base.through(shard)
+                ssts = tuple(
+                    SstSource(shard, g, state.sstables[g])
+                    for g in sorted(state.sstables)
+                    if g > through and g not in in_mem
+                )
+                shards[shard] = ShardSources(
+                    shard, state.writer_epoch, state.active.generation, mems, ssts
+                )
+    return Sources(MappingProxyType(shards), base)

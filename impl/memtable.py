@@ -1,0 +1,121 @@
+"""MemTable: one generation of a shard in memory (active, frozen or retained).
+
+A memtable is a BatchStore plus its generation and the per-batch WAL
+positions.  Readers need three things fast, for any batch-count prefix:
+the PK column, the row ids and the rows themselves.  The PK column and the
+row-id columns are concatenated once and cached (extended incrementally on
+append, keyed by the number of batches they cover), so a prefix is a
+zero-copy slice at the prefix's row offset.
+
+``wal_batch_mapping`` is the test-only map of the ``wal_position_map`` design:
+only ``mark_wal_flushed`` fills it (production never does, PR #7215's note).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pyarrow as pa
+
+from impl.batch_store import BatchStore, StoredBatch
+from impl.schema import APPEND_INDEX, GENERATION, ROW
+
+
+class MemTable:
+    """One in-memory generation."""
+
+    def __init__(self, generation: int, pk: str) -> None:
+        self.generation = generation
+        self.pk = pk
+        self.store = BatchStore()
+        #: batches with append index < mapped_count are in ``wal_batch_mapping``
+        self.mapped_count = 0
+        self._cache_lock = threading.Lock()
+        # (batches covered, pk array, append-index array, row array)
+        self._cache: tuple[int, pa.Array, pa.Array, pa.Array] | None = None
+
+    @property
+    def committed(self) -> int:
+        return self.store.committed
+
+    @property
+    def visible_count(self) -> int:
+        return self.store.visible_count
+
+    @property
+    def wal_batch_mapping(self) -> dict[int, int]:
+        """append index → WAL position, for the batches ``mark_wal_flushed`` mapped."""
+        return {i: b.wal_position for i, b in enumerate(self.store.batches(self.mapped_count))}
+
+    def wal_positions(self, count: int) -> list[int]:
+        return [b.wal_position for b in self.store.batches(count)]
+
+    def max_wal_position(self) -> int:
+        """Highest WAL position of any committed batch (0 if empty)."""
+        n = self.store.committed
+        return self.store.batch(n - 1).wal_position if n else 0
+
+    # ---------------------------------------------------------------- columns
+
+    def _columns(self, count: int) -> tuple[int, pa.Array, pa.Array, pa.Array]:
+        """Cached concatenated (pk, append index, row) for at least ``count`` batches."""
+        cache = self._cache
+        if cache is not None and cache[0] >= count:
+            return cache
+        with self._cache_lock:
+            cache = self._cache
+            if cache is not None and cache[0] >= count:
+                return cache
+            start = cache[0] if cache is not None else 0
+            new = self.store.batches(count)[start:]
+            pk_parts = [b.data.column(self.pk) for b in new]
+            sizes = np.fromiter((b.num_rows for b in new), dtype=np.int64, count=len(new))
+            ai = np.repeat(np.arange(start, start + len(new), dtype=np.int64), sizes)
+            starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+            rows = np.arange(int(sizes.sum()), dtype=np.int64) - starts
+            if cache is not None:
+                pk = pa.concat_arrays([cache[1], *pk_parts])
+                ai_arr = pa.concat_arrays([cache[2], pa.array(ai)])
+                row_arr = pa.concat_arrays([cache[3], pa.array(rows)])
+            else:
+                pk = pa.concat_arrays(pk_parts) if pk_parts else pa.array([], self._pk_type())
+                ai_arr, row_arr = pa.array(ai), pa.array(rows)
+            cache = (start + len(new), pk, ai_arr, row_arr)
+            self._cache = cache
+            return cache
+
+    def _pk_type(self) -> pa.DataType:
+        first = self.store.batches(1)
+        return first[0].data.schema.field(self.pk).type if first else pa.null()
+
+    def pk_slice(self, start: int, stop: int) -> pa.Array:
+        """PKs of batches [start, stop) as one zero-copy slice of the cached column."""
+        stop = min(stop, self.store.committed)
+        if stop <= start:
+            return self._columns(0)[1].slice(0, 0)
+        _, pk, _, _ = self._columns(stop)
+        lo, hi = self.store.row_offset(start), self.store.row_offset(stop)
+        return pk.slice(lo, hi - lo)
+
+    def id_slice(self, start: int, stop: int) -> tuple[pa.Array, pa.Array]:
+        """(append index, row in batch) of batches [start, stop)."""
+        stop = min(stop, self.store.committed)
+        if stop <= start:
+            empty = pa.array([], pa.int64())
+            return empty, empty
+        _, _, ai, row = self._columns(stop)
+        lo, hi = self.store.row_offset(start), self.store.row_offset(stop)
+        return ai.slice(lo, hi - lo), row.slice(lo, hi - lo)
+
+    def rows(self, count: int) -> pa.Table | None:
+        """The first ``count`` batches as a table with id columns, or None if empty."""
+        batches: list[StoredBatch] = self.store.batches(count)
+        if not batches:
+            return None
+        table = pa.Table.from_batches([b.data for b in batches])
+        ai, row = self.id_slice(0, len(batches))
+        n = table.num_rows
+        table = table.append_column(GENERATION, pa.array(np.full(n, self.generation, np.int64)))
+        table = table.append_column(APPEND_INDEX, ai)
+        return table.append_column(ROW, row)

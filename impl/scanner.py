@@ -1,0 +1,177 @@
+"""LsmScanner: the read arm (scan → rows + observation + cut) and the check.
+
+A scan collects one snapshot (``collector.collect``), reads each in-memory
+generation up to the visible count recorded in that snapshot and every
+snapshot SSTable whole, and returns the newest row per PK (higher generation,
+then append index, then row in batch; fresh beats base = generation 0; a
+tombstone hides the key), the observation (row ids of every fresh row read,
+superseded versions included) and the cut, captured per design and capture
+variant (SEMANTICS.md "Reading").  The check (``contains_pks*``) collects its
+own, later snapshot: that gap is exactly what the cut has to bridge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from impl.block_list import GenMembership, contains, fresh_tier_block_list
+from impl.collector import ShardSources, Sources, collect
+from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, WalPositionCut
+from impl.options import check_capture, check_design
+from impl.schema import APPEND_INDEX, GENERATION, ROW, ROW_ID_SCHEMA, TOMBSTONE
+from impl.tier import Tier
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What the read arm returns."""
+
+    table: pa.Table  # user columns, newest live row per PK, sorted by PK
+    cut: Cut
+    observation: pa.Table  # ROW_ID_SCHEMA: every fresh-tier row read
+
+
+def newest_version(table: pa.Table, pk: str) -> pa.Table:
+    """Keep the newest version per PK (by generation, append index, row), tombstones included.
+
+    ``table`` carries the stored columns plus ``_generation, _append_index, _row``.
+    One sort + one run-boundary mask: vectorized, no per-key loop.
+    """
+    table = table.combine_chunks()
+    if table.num_rows == 0:
+        return table
+    order = pc.sort_indices(
+        table,
+        sort_keys=[
+            (pk, "ascending"),
+            (GENERATION, "descending"),
+            (APPEND_INDEX, "descending"),
+            (ROW, "descending"),
+        ],
+    )
+    table = table.take(order)
+    keys = table.column(pk)
+    first = pc.not_equal(keys.slice(1), keys.slice(0, table.num_rows - 1))
+    return table.filter(pa.concat_arrays([pa.array([True]), first.combine_chunks()]))
+
+
+def newest_per_pk(parts: list[pa.Table], pk: str) -> pa.Table:
+    """The newest version per PK with tombstoned keys hidden."""
+    table = newest_version(pa.concat_tables(parts), pk)
+    return table.filter(pc.invert(table.column(TOMBSTONE)))
+
+
+class LsmScanner:
+    """Reads the fresh tier (and base) under one design and capture variant."""
+
+    def __init__(self, tier: Tier, design: str, capture: str) -> None:
+        self._tier = tier
+        self.design = check_design(design)
+        self.capture = check_capture(capture)
+
+    # ------------------------------------------------------------------ arm
+
+    def scan(
+        self,
+        with_base: bool = True,
+        between_scan_and_capture: Callable[[], None] | None = None,
+    ) -> ScanResult:
+        """The read arm: newest row per PK, its observation and its cut."""
+        tier = self._tier
+        sources = collect(tier)
+        schema = tier.schema
+        parts: list[pa.Table] = []
+        obs: list[pa.Table] = []
+        for shard in sources.shards.values():
+            read: list[pa.Table] = [s.sstable.data() for s in shard.sstables]
+            read += [t for m in shard.memtables if (t := m.memtable.rows(m.visible)) is not None]
+            for t in read:
+                parts.append(t.select([*schema.internal.names, GENERATION, APPEND_INDEX, ROW]))
+                obs.append(_observation(shard.shard, t))
+        if with_base:
+            parts.append(_base_part(sources.base.table, schema.internal))
+        if not parts:
+            parts.append(_base_part(schema.schema.empty_table(), schema.internal))
+        table = newest_per_pk(parts, schema.pk).select(schema.schema.names)
+        table = table.cast(schema.schema)
+        observation = pa.concat_tables(obs) if obs else ROW_ID_SCHEMA.empty_table()
+        if between_scan_and_capture is not None:
+            between_scan_and_capture()
+        return ScanResult(table, self._capture(sources), observation)
+
+    def _capture(self, sources: Sources) -> Cut:
+        entries: dict[str, CutEntry] = {}
+        if self.design == "live_tier":
+            return Cut("live_tier", {})
+        for shard in sources.shards.values():
+            entries[shard.shard] = self._entry(shard)
+        return Cut(self.design, entries)
+
+    def _entry(self, shard: ShardSources) -> CutEntry:
+        if self.design in ("as_of_cut", "fresh_tier_watermark"):
+            active = shard.active
+            if self.capture == "visible_count":
+                n = active.visible
+            elif self.capture == "len":
+                n = active.committed
+            else:  # after_scan: read again, now (H1)
+                n = active.memtable.visible_count
+            return AsOfCut(shard.active_generation, n)
+        if self.design == "exact_cut":
+            observed = [(m.generation, m.visible) for m in shard.memtables]
+            observed += [(s.generation, s.batches) for s in shard.sstables]
+            return ExactCut(shard.writer_epoch, tuple(observed))
+        # wal_position_map: one past the highest WAL position read from memory
+        top = 0
+        for m in shard.memtables:
+            if m.visible:
+                top = max(top, m.memtable.store.batch(m.visible - 1).wal_position)
+        return WalPositionCut(top + 1 if top else 0)
+
+    # ---------------------------------------------------------------- check
+
+    def contains_pks(self, pks: object) -> pa.BooleanArray:
+        """Live-tier membership: every committed fresh-tier row counts."""
+        probes = self._tier.schema.coerce_keys(pks)
+        return contains(collect(self._tier), Cut("live_tier", {}), "live_tier", probes)
+
+    def contains_pks_as_of(self, pks: object, cut: object) -> pa.BooleanArray:
+        """Membership pinned to ``cut``, interpreted by the cut's own design.
+
+        A plain ``dict[str, AsOfCut]`` means an ``as_of_cut`` cut.
+        """
+        c = Cut.coerce(cut)
+        probes = self._tier.schema.coerce_keys(pks)
+        return contains(collect(self._tier), c, c.design, probes)
+
+    def fresh_tier_block_list(self, cut: object | None = None) -> list[GenMembership]:
+        """Per-generation admitted PKs and row ids (``None``: the live tier)."""
+        c = Cut("live_tier", {}) if cut is None else Cut.coerce(cut)
+        return fresh_tier_block_list(collect(self._tier), c, c.design)
+
+
+def _observation(shard: str, t: pa.Table) -> pa.Table:
+    n = t.num_rows
+    return pa.Table.from_arrays(
+        [
+            pa.array([shard] * n, pa.string()),
+            t.column(GENERATION).cast(pa.int64()),
+            t.column(APPEND_INDEX).cast(pa.int64()),
+            t.column(ROW).cast(pa.int64()),
+        ],
+        schema=ROW_ID_SCHEMA,
+    )
+
+
+def _base_part(base: pa.Table, internal: pa.Schema) -> pa.Table:
+    """The base as generation 0 rows, in the stored-row layout."""
+    n = base.num_rows
+    zeros = pa.array(np.zeros(n, np.int64))
+    t = base.append_column(TOMBSTONE, pa.array(np.zeros(n, bool))).cast(internal)
+    t = t.append_column(GENERATION, zeros).append_column(APPEND_INDEX, zeros)
+    return t.append_column(ROW, pa.array(np.arange(n, dtype=np.int64)))

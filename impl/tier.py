@@ -1,0 +1,188 @@
+"""The fresh tier's shared state: shards, base version, locks, and create/open.
+
+Locking (always in this order): ``Tier.lock`` (the tier lock) → a shard's
+``ShardState.lock``.  Writers take only their shard lock; flush commit,
+compaction commit, shard creation and the collector take the tier lock, so a
+reader's snapshot of memtable refs, counts and SSTable lists is atomic with
+respect to flush commit and compaction.  ``flush_lock`` serialises flushes of
+one shard (disk writes happen outside the shard lock, so writers keep going).
+
+Open (SEMANTICS.md "Crash, close and reopen"): per shard ``writer_epoch += 1``
+(manifest replaced), then every WAL entry after ``replay_after_wal_position``
+is replayed in WAL order into **one** active memtable at the manifest's
+``current_generation``, append indices 0, 1, … and all visible; replay never
+auto-freezes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from impl.base_table import BaseVersion, commit_base, load_base
+from impl.errors import ClosedError, CorruptManifestError, NotATableError, UnknownShardError
+from impl.manifest import ShardManifest, load_manifest, store_manifest
+from impl.memtable import MemTable
+from impl.options import MemWalOptions
+from impl.schema import SHARD_ID_RE, TableSchema, check_shard_id
+from impl.sstable import SsTable
+from impl.storage import Disk
+from impl.wal import ShardWal, replay
+
+DESCRIPTOR = "table.json"
+FORMAT = "asofcut-memwal/1"
+
+
+class ShardState:
+    """Everything one shard holds in memory.  Mutated only under ``lock``."""
+
+    def __init__(
+        self,
+        shard: str,
+        shard_dir: Path,
+        manifest: ShardManifest,
+        active: MemTable,
+        wal: ShardWal,
+        sstables: dict[int, SsTable],
+    ) -> None:
+        self.shard = shard
+        self.shard_dir = shard_dir
+        self.manifest = manifest
+        self.active = active
+        self.frozen: list[MemTable] = []
+        self.retained: list[MemTable] = []
+        self.wal = wal
+        self.sstables = sstables
+        self.lock = threading.RLock()
+        self.flush_lock = threading.Lock()
+
+    @property
+    def writer_epoch(self) -> int:
+        return self.manifest.writer_epoch
+
+    def in_memory(self) -> list[MemTable]:
+        """Every in-memory generation, ascending (retained < frozen < active)."""
+        return sorted([*self.retained, *self.frozen, self.active], key=lambda m: m.generation)
+
+
+class Tier:
+    """Shared state of one open MemWal."""
+
+    def __init__(
+        self,
+        root: Path,
+        disk: Disk,
+        schema: TableSchema,
+        options: MemWalOptions,
+        base: BaseVersion,
+    ) -> None:
+        self.root = root
+        self.disk = disk
+        self.schema = schema
+        self.options = options
+        self.base = base
+        self.shards: dict[str, ShardState] = {}
+        self.lock = threading.RLock()
+        self.compact_lock = threading.Lock()
+        self.closed = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise ClosedError(f"the MemWal at {self.root} is closed; reopen it with MemWal.open")
+
+    def shard_dir(self, shard: str) -> Path:
+        return self.root / "_mem_wal" / shard
+
+    def get(self, shard: str) -> ShardState:
+        """The state of a materialised shard (UnknownShardError otherwise)."""
+        self.check_open()
+        check_shard_id(shard)
+        state = self.shards.get(shard)
+        if state is None:
+            raise UnknownShardError(f"shard {shard!r} has never been written to")
+        return state
+
+    def new_shard(self, shard: str) -> ShardState:
+        """A fresh, unregistered shard state (registered by its first successful write)."""
+        d = self.shard_dir(shard)
+        active = MemTable(1, self.schema.pk)
+        return ShardState(shard, d, ShardManifest(), active, ShardWal(self.disk, d / "wal"), {})
+
+
+# ---------------------------------------------------------------- create / open
+
+
+def create_tier(
+    root: Path, schema: TableSchema, options: MemWalOptions, base: pa.Table | None, disk: Disk
+) -> Tier:
+    """Write an empty table (base version 1, then the descriptor that marks it a table)."""
+    if (root / DESCRIPTOR).exists():
+        raise NotATableError(f"{root} already holds a table; use MemWal.open")
+    table = base if base is not None else schema.schema.empty_table()
+    bv = commit_base(disk, root, 1, table, {})
+    desc = {
+        "format": FORMAT,
+        "pk": schema.pk,
+        "schema": base64.b64encode(schema.schema.serialize().to_pybytes()).decode(),
+    }
+    disk.write_json("table_create", root / DESCRIPTOR, desc)
+    return Tier(root, disk, schema, options, bv)
+
+
+def read_descriptor(root: Path) -> TableSchema:
+    path = root / DESCRIPTOR
+    if not path.is_file():
+        raise NotATableError(f"{root} holds no table (no {DESCRIPTOR})")
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"unknown format {doc.get('format')!r}")
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(doc["schema"])))
+        return TableSchema(schema, str(doc["pk"]))
+    except (ValueError, KeyError, TypeError, pa.ArrowException) as e:
+        raise CorruptManifestError(f"table descriptor {path} is corrupt: {e}") from e
+
+
+def open_tier(root: Path, options: MemWalOptions, disk: Disk) -> Tier:
+    """Load the base and every shard, bump epochs and replay WALs (validate, then write)."""
+    schema = read_descriptor(root)
+    base = load_base(root, schema.schema)
+    tier = Tier(root, disk, schema, options, base)
+    wal_root = root / "_mem_wal"
+    names = sorted(p.name for p in wal_root.iterdir()) if wal_root.is_dir() else []
+    loaded: list[tuple[str, ShardManifest]] = []
+    for name in names:
+        d = wal_root / name
+        if not d.is_dir() or not SHARD_ID_RE.match(name):
+            continue
+        manifest = load_manifest(d)
+        if manifest is None and not (d / "wal").is_dir():
+            continue
+        loaded.append((name, manifest or ShardManifest()))
+    replays = [
+        replay(wal_root / name / "wal", m.replay_after_wal_position, schema.internal)
+        for name, m in loaded
+    ]
+    for (name, manifest), found in zip(loaded, replays, strict=True):
+        d = wal_root / name
+        found.truncate_torn_tail(disk)
+        bumped = replace(manifest, writer_epoch=manifest.writer_epoch + 1)
+        store_manifest(disk, d, bumped)
+        active = MemTable(bumped.current_generation, schema.pk)
+        for e in found.entries:
+            active.store.append(e.batch, e.position, visible=True)
+        through = base.through(name)
+        ssts = {
+            s.generation: SsTable(d / "sstables", s.generation, s.batches, schema.pk)
+            for s in bumped.sstables
+            if s.generation > through
+        }
+        tier.shards[name] = ShardState(
+            name, d, bumped, active, ShardWal(disk, d / "wal", found.next_position), ssts
+        )
+    return tier
