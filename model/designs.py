@@ -28,7 +28,7 @@ import enum
 from dataclasses import dataclass
 
 
-class Design(str, enum.Enum):
+class Design(enum.StrEnum):
     """The five designs under test; the value is the name used everywhere."""
 
     LIVE_TIER = "live_tier"
@@ -38,7 +38,7 @@ class Design(str, enum.Enum):
     EXACT_CUT = "exact_cut"
 
 
-class Capture(str, enum.Enum):
+class Capture(enum.StrEnum):
     """How the read arm takes the active generation's batch count N.
 
     ``VISIBLE_COUNT`` is correct: the visible count, read once, and the scan
@@ -52,14 +52,14 @@ class Capture(str, enum.Enum):
     AFTER_SCAN = "after_scan"
 
 
-class Source(str, enum.Enum):
+class Source(enum.StrEnum):
     """Where a row lives at check time (the base table is never a candidate)."""
 
     MEMTABLE = "memtable"  # active or frozen, in memory
     SSTABLE = "sstable"  # flushed generation on disk
 
 
-class Rel(str, enum.Enum):
+class Rel(enum.StrEnum):
     """The row's generation g against the cut's active generation A."""
 
     BELOW = "g < A"
@@ -67,7 +67,7 @@ class Rel(str, enum.Enum):
     ABOVE = "g > A"
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What one rule admits of a source."""
 
     WHOLE = "whole"  # every candidate row

@@ -1,0 +1,150 @@
+"""docs/SPEC.md's model-generated regions, rendered from the tables the code runs on.
+
+``SECTIONS`` maps a region name to its producer; producers are pure (no I/O),
+so ``asofcut/specdoc.py`` can merge them with proofs/' producers.  Run
+``python -m model.docs`` to rewrite these regions, ``--check`` to fail (exit 1,
+naming the stale regions) when SPEC.md no longer matches the model.  Regions
+other producers own are left alone.
+
+The splice below repeats asofcut/specdoc.py's marker format in a few lines
+because model/ imports the standard library only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from model import designs as d
+from model.designs import GENERATION_RULES, Capture, Design, Rel, Source
+from model.events import EVENTS
+from model.invariants import ASSUMPTIONS
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "SPEC.md"
+
+#: What each design's cut carries and what a shard absent from it means.
+DESIGN_NOTES: dict[Design, tuple[str, str, str]] = {
+    # design: (cut carried, shard absent from the cut, needs for soundness)
+    Design.LIVE_TIER: ("nothing", "live tier", "nothing suffices: unsound"),
+    Design.WAL_POSITION_MAP: ("one past the highest WAL position read", "live tier",
+                              "nothing suffices: production leaves the map empty"),
+    Design.AS_OF_CUT: ("`AsOfCut(active_generation A, active_batch_count N)`", "live tier",
+                       "A1–A4"),
+    Design.FRESH_TIER_WATERMARK: ("`AsOfCut(A, N)`", "live tier, visible rows only", "A1–A4"),
+    Design.EXACT_CUT: ("writer epoch + batches read per generation", "excluded", "A1"),
+}  # fmt: skip
+
+PREDICATES: dict[Design, Callable[..., bool]] = {
+    Design.LIVE_TIER: d.admit_live_tier,
+    Design.WAL_POSITION_MAP: d.admit_wal_position_map,
+    Design.AS_OF_CUT: d.admit_as_of_cut,
+    Design.FRESH_TIER_WATERMARK: d.admit_fresh_tier_watermark,
+    Design.EXACT_CUT: d.admit_exact_cut,
+}
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def _first_line(fn: Callable[..., object]) -> str:
+    return (inspect.getdoc(fn) or "").splitlines()[0]
+
+
+def lifecycle() -> str:
+    """The event table (model/events.py), one row per event."""
+    body = []
+    for e in EVENTS.values():
+        moves = " / ".join(s.value for s in e.source) or "—"
+        arrow = f"{moves} → {e.target.value}" if e.target else "—"
+        body.append([f"`{e.name}`", arrow, e.precondition, e.effect, e.hazard])
+    return (
+        "Generated from `model.events.EVENTS`; the functions it names are the model.\n\n"
+        + _table(["event", "from → to", "precondition", "effect", "hazard it enables"], body)
+    )
+
+
+def designs() -> str:
+    """PR #7215's rule table, then one line per design."""
+    rules = [
+        [f"{src.value}", rel.value, GENERATION_RULES[(src, rel)].value]
+        for src in Source
+        for rel in Rel
+    ]
+    per = [
+        [f"`{k.value}`", *DESIGN_NOTES[k][:2], _first_line(PREDICATES[k]), DESIGN_NOTES[k][2]]
+        for k in Design
+    ]
+    variants = ", ".join(f"`{c.value}`" for c in Capture)
+    return (
+        "Generation rules of `as_of_cut` and `fresh_tier_watermark` "
+        "(`model.designs.GENERATION_RULES`; g = row's generation, A = cut's active generation, "
+        "prefix = append index < N):\n\n"
+        + _table(["source at check", "g vs A", "admitted"], rules)
+        + "\nThe designs (`model.designs.admit_*`):\n\n"
+        + _table(["design", "cut carries", "shard absent", "admits", "sound under"], per)
+        + f"\nCapture variants for every count a cut carries: {variants}.\n"
+    )
+
+
+def assumptions() -> str:
+    """A1–A5 (model/invariants.py), with the predicate that checks each."""
+    body = [
+        [a.name, a.statement, a.protects, a.hazards, f"`{a.holds.__name__}`"]
+        for a in ASSUMPTIONS
+    ]
+    return _table(["", "assumption", "protects", "broken by", "predicate"], body)
+
+
+SECTIONS: dict[str, Callable[[], str]] = {
+    "lifecycle": lifecycle,
+    "designs": designs,
+    "assumptions": assumptions,
+}
+
+
+def _region(name: str) -> re.Pattern[str]:
+    n = re.escape(name)
+    return re.compile(rf"(?s)<!-- BEGIN GENERATED: {n} -->\n(.*?)<!-- END GENERATED: {n} -->")
+
+
+def splice(text: str) -> tuple[str, list[str]]:
+    """``text`` with this module's regions re-rendered, and the names that changed."""
+    stale = []
+    for name, produce in SECTIONS.items():
+        match = _region(name).search(text)
+        if match is None:
+            raise KeyError(f"SPEC.md has no region {name!r}")
+        body = produce()
+        if match.group(1) != body:
+            stale.append(name)
+            text = text[: match.start(1)] + body + text[match.end(1) :]
+    return text, stale
+
+
+def check(path: Path = SPEC_PATH) -> list[str]:
+    """Names of this module's regions that are stale in ``path``."""
+    return splice(path.read_text(encoding="utf-8"))[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m model.docs [--check]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    text, stale = splice(SPEC_PATH.read_text(encoding="utf-8"))
+    if "--check" in args:
+        if stale:
+            print("stale regions in docs/SPEC.md: " + ", ".join(stale), file=sys.stderr)
+            return 1
+        return 0
+    SPEC_PATH.write_text(text, encoding="utf-8")
+    print("rewrote: " + (", ".join(stale) or "nothing"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The read side: what a read arm observes, the cut it captures, what a check admits.
+
+Three questions, three functions, each over plain ``State``s:
+
+* ``observe(state)``: the arm's observation O (every row it read, superseded
+  versions included) at t0;
+* ``capture(design, arm, variant, later)``: the cut the arm hands the caller;
+  ``variant`` says how each count was taken (designs.Capture), and ``later``
+  is the state at which an ``after_scan`` count is read;
+* ``admitted(design, cut, state)``: the candidate rows the check admits at t1,
+  each through ``designs.admits`` (one predicate per design, no logic here).
+
+``membership`` and ``two_phase`` are what the caller sees of those answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from model.designs import Capture, Design, RowFacts, ShardCut, admits
+from model.state import IN_MEMORY, TOMBSTONE, Generation, Pk, Row, RowId, State, Status, rows
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A read arm: the snapshot it read (``at``) and the rows it read (``seen``, as of t0)."""
+
+    at: State
+    seen: frozenset[Row]
+
+    @property
+    def ids(self) -> frozenset[RowId]:
+        return frozenset(r.id for r in self.seen)
+
+    @property
+    def identities(self) -> frozenset[tuple[RowId, int]]:
+        return frozenset(r.identity for r in self.seen)
+
+    @property
+    def pks(self) -> frozenset[Pk]:
+        """PKs the arm delivered a version of (a row or a tombstone)."""
+        return frozenset(r.pk for r in self.seen)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Per shard the arm saw, its ``ShardCut``; a shard not listed is absent from the cut."""
+
+    shards: tuple[tuple[str, ShardCut], ...] = ()
+
+    def get(self, shard: str) -> ShardCut | None:
+        return dict(self.shards).get(shard)
+
+
+def read_by_arm(row: Row) -> bool:
+    """The arm reads memtables up to their visible count and every non-compacted SSTable."""
+    if row.status in IN_MEMORY:
+        return row.visible
+    return row.status is Status.SSTABLE
+
+
+def observe(state: State) -> Observation:
+    """Run a read arm against ``state`` (one consistent snapshot)."""
+    return Observation(state, frozenset(r for r in rows(state) if read_by_arm(r)))
+
+
+def _count(shard: str, g: Generation, variant: Capture, later: State) -> int:
+    """Batches of generation ``g`` the cut records, per capture variant."""
+    if not g.in_memory:
+        return g.committed  # an SSTable is read whole
+    if variant is Capture.LEN:
+        return g.committed  # batch_store.len(): committed, maybe not visible (H2)
+    if variant is Capture.AFTER_SCAN:
+        s = later.shard(shard)
+        now = s.generation(g.number) if s is not None else None
+        if now is not None:
+            return now.visible if now.in_memory else now.committed  # read again: H1
+    return g.visible
+
+
+def capture(
+    design: Design,
+    arm: Observation,
+    variant: Capture = Capture.VISIBLE_COUNT,
+    later: State | None = None,
+) -> Cut:
+    """The cut ``design`` carries from ``arm`` to the check.
+
+    Every field of ``ShardCut`` is filled for every shard the arm saw; each
+    design's predicate reads only its own fields.  ``live_tier`` carries none.
+    """
+    if design is Design.LIVE_TIER:
+        return Cut()
+    out = []
+    for sid, s in arm.at.shards:
+        again = later.shard(sid) if later is not None else None
+        # after a replay the numbers mean other rows: nothing to read again
+        then = arm.at
+        if later is not None and again is not None and again.epoch == s.epoch:
+            then = later
+        read = [g for g in s.generations if g.status is not Status.COMPACTED]
+        counts = {g.number: _count(sid, g, variant, then) for g in read}
+        wal = [g.wal[i] + 1 for g in read if g.in_memory for i in range(counts[g.number])]
+        observed = tuple(sorted(counts.items()))
+        a = s.active.number
+        out.append((sid, ShardCut(a, counts[a], s.epoch, observed, max(wal, default=0))))
+    return Cut(tuple(out))
+
+
+def facts(state: State, row: Row) -> RowFacts:
+    """What the check knows about a candidate row (the epoch is its shard's, now)."""
+    shard = state.shard(row.id.shard)
+    assert shard is not None
+    return RowFacts(
+        in_memory=row.status in IN_MEMORY,
+        generation=row.id.generation,
+        append_index=row.id.append_index,
+        visible=row.visible,
+        epoch=shard.epoch,
+        mapped=False,  # production never fills wal_batch_mapping
+        wal_position=row.wal,
+    )
+
+
+def candidates(state: State) -> list[Row]:
+    """Rows the check probes: every committed in-memory row and every SSTable (sidecar) row."""
+    return [r for r in rows(state) if r.status is not Status.COMPACTED]
+
+
+def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
+    """Candidate rows ``design`` admits under ``cut`` at ``state``."""
+    return [r for r in candidates(state) if admits(design, facts(state, r), cut.get(r.id.shard))]
+
+
+def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk]) -> frozenset[Pk]:
+    """The model's ``contains_pks_as_of(pks, cut)``: PKs with an admitted row (tombstones count)."""
+    wanted = set(pks)
+    return frozenset(r.pk for r in admitted(design, cut, state) if r.pk in wanted)
+
+
+def newest(read: Iterable[Row]) -> dict[Pk, object]:
+    """Newest row per PK (higher generation, append index, row win); tombstones hide the key."""
+    best: dict[Pk, Row] = {}
+    for r in sorted(read, key=lambda r: (r.id.generation, r.id.append_index, r.id.row)):
+        best[r.pk] = r
+    return {pk: r.op for pk, r in best.items() if r.op is not TOMBSTONE}
+
+
+def scan(state: State, with_base: bool = False) -> dict[Pk, object]:
+    """The arm's result: newest fresh row per PK, beating base when ``with_base``."""
+    arm = observe(state)
+    fresh = newest(arm.seen)
+    if not with_base:
+        return fresh
+    return {**{k: v for k, v in state.base_rows().items() if k not in arm.pks}, **fresh}
+
+
+@dataclass(frozen=True)
+class TwoPhase:
+    """The two-phase read's result, with its two failure modes counted apart."""
+
+    fresh: dict[Pk, object]  # the arm's live rows
+    base_kept: dict[Pk, object]  # base rows whose PK is not a member
+    missing: frozenset[Pk]  # base row dropped, arm delivered no version: over-count
+    duplicates: frozenset[Pk]  # arm delivered a version, base row kept: under-count
+
+
+def two_phase(
+    design: Design,
+    arm: Observation,
+    cut: Cut,
+    check: State,
+    base: dict[Pk, object] | None = None,
+) -> TwoPhase:
+    """Arm → cut; base read (``check``'s base unless given); check of the base PKs; merge."""
+    base = check.base_rows() if base is None else base
+    members = membership(design, cut, check, base)
+    kept = {pk: v for pk, v in base.items() if pk not in members}
+    return TwoPhase(
+        fresh=newest(arm.seen),
+        base_kept=kept,
+        missing=frozenset(pk for pk in base if pk in members and pk not in arm.pks),
+        duplicates=frozenset(pk for pk in kept if pk in arm.pks),
+    )
