@@ -1,0 +1,31 @@
+"""Shared fixtures for the impl tests: a small int-PK table and a row builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
+
+
+def rows(ids: list[int], tag: str = "v") -> pa.Table:
+    """One batch of rows ``id -> f"{tag}{id}"``."""
+    return pa.table({"id": ids, "v": [f"{tag}{i}" for i in ids]}, schema=SCHEMA)
+
+
+@pytest.fixture
+def make_wal(tmp_path: Path) -> Callable[..., object]:
+    """Build a MemWal under a fresh directory: ``make_wal(base_ids=None, **options)``."""
+    from impl import MemWal, MemWalOptions
+
+    counter = iter(range(1000))
+
+    def _make(base_ids: list[int] | None = None, **options: object) -> MemWal:
+        base = rows(base_ids, "b") if base_ids is not None else None
+        root = tmp_path / f"t{next(counter)}"
+        return MemWal.create(root, SCHEMA, "id", MemWalOptions(**options), base=base)  # type: ignore[arg-type]
+
+    return _make
