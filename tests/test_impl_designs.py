@@ -1,0 +1,200 @@
+"""Each design and capture variant on small scenarios (SEMANTICS.md "Reading")."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from conftest import rows
+
+from impl import AsOfCut, Cut, ExactCut, MemWal, WalPositionCut
+
+
+def soundness_gap(wal: MemWal, design: str, arm_obs: pa.Table, cut: Cut) -> set[tuple]:
+    """Row ids the check admits under ``cut`` that the arm did not observe."""
+    observed = {tuple(r.values()) for r in arm_obs.to_pylist()}
+    admitted = set()
+    for gm in wal.scanner(design).fresh_tier_block_list(cut):
+        admitted |= {tuple(r.values()) for r in gm.row_ids.to_pylist()}
+    return admitted - observed
+
+
+def test_as_of_cut_capture_visible_count(make_wal) -> None:
+    wal = make_wal(visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.put(rows([2]))  # committed, not visible
+    arm = wal.scanner("as_of_cut", "visible_count").scan()
+    assert arm.cut == Cut("as_of_cut", {"s": AsOfCut(1, 1)})
+    assert wal.contains_pks_as_of([1, 2], arm.cut).to_pylist() == [True, False]
+    assert soundness_gap(wal, "as_of_cut", arm.observation, arm.cut) == set()
+
+
+def test_capture_len_over_counts_h2(make_wal) -> None:
+    wal = make_wal(visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.put(rows([2]))
+    arm = wal.scanner("as_of_cut", "len").scan()
+    assert arm.cut.shards["s"] == AsOfCut(1, 2)
+    assert arm.table.column("id").to_pylist() == [1]
+    assert wal.contains_pks_as_of([2], arm.cut).to_pylist() == [True]  # over-count
+    assert soundness_gap(wal, "as_of_cut", arm.observation, arm.cut) == {("s", 1, 1, 0)}
+
+
+def test_capture_after_scan_over_counts_h1(make_wal) -> None:
+    wal = make_wal()
+    s = wal.shard("s")
+    s.put(rows([1]))
+    arm = wal.scanner("as_of_cut", "after_scan").scan(
+        between_scan_and_capture=lambda: s.put(rows([2]))
+    )
+    assert arm.table.column("id").to_pylist() == [1]
+    assert arm.cut.shards["s"] == AsOfCut(1, 2)
+    assert wal.contains_pks_as_of([2], arm.cut).to_pylist() == [True]
+
+
+def test_as_of_cut_reads_committed_but_watermark_reads_visible(make_wal) -> None:
+    wal = make_wal(visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.freeze()
+    s.put(rows([2]))
+    s.publish()
+    s.put(rows([3]))  # active gen 2: batch 1 committed, invisible
+    cut = {"s": AsOfCut(3, 0)}  # both generations below A: whole
+    assert wal.contains_pks_as_of([1, 2, 3], Cut("as_of_cut", cut)).to_pylist() == [
+        True, True, True,
+    ]
+    ftw = Cut("fresh_tier_watermark", cut)
+    assert wal.contains_pks_as_of([1, 2, 3], ftw).to_pylist() == [True, True, False]
+
+
+@pytest.mark.parametrize("design", ["as_of_cut", "fresh_tier_watermark"])
+def test_frozen_tail_published_after_the_arm_over_counts_h3(make_wal, design: str) -> None:
+    wal = make_wal(visibility="lagged", base_ids=[2])
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.put(rows([2]))
+    s.freeze()
+    arm = wal.scanner(design).scan(with_base=False)
+    assert arm.cut.shards["s"] == AsOfCut(2, 0)
+    s.publish(1)
+    assert wal.contains_pks_as_of([2], arm.cut).to_pylist() == [True]
+    assert soundness_gap(wal, design, arm.observation, arm.cut) == {("s", 1, 1, 0)}
+
+
+def test_exact_cut_admits_exactly_the_observation(make_wal) -> None:
+    wal = make_wal(visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.put(rows([2]))
+    s.freeze()
+    s.put(rows([3]))
+    s.publish(2)
+    arm = wal.scanner("exact_cut").scan()
+    assert arm.cut.shards["s"] == ExactCut(1, ((1, 1), (2, 1)))
+    s.publish()
+    s.put(rows([4]))
+    s.flush()  # generation 1 moves to disk: row ids survive
+    wal.shard("t").put(rows([5]))  # a shard the arm never saw: excluded
+    got = wal.contains_pks_as_of([1, 2, 3, 4, 5], arm.cut).to_pylist()
+    assert got == [True, False, True, False, False]
+    assert soundness_gap(wal, "exact_cut", arm.observation, arm.cut) == set()
+
+
+def test_exact_cut_is_void_after_an_epoch_change(make_wal) -> None:
+    wal = make_wal()
+    wal.shard("s").put(rows([1]))
+    arm = wal.scanner("exact_cut").scan()
+    wal.crash()
+    wal2 = MemWal.open(wal.root)
+    assert wal2.contains_pks_as_of([1], arm.cut).to_pylist() == [False]
+
+
+def test_wal_position_map_is_live_tier_without_the_map(make_wal) -> None:
+    wal = make_wal()
+    s = wal.shard("s")
+    s.put(rows([1]))
+    arm = wal.scanner("wal_position_map").scan()
+    assert arm.cut.shards["s"] == WalPositionCut(2)
+    s.put(rows([2]))
+    assert wal.contains_pks_as_of([1, 2], arm.cut).to_pylist() == [True, True]  # over-count
+    s.mark_wal_flushed()  # test-only: fill wal_batch_mapping
+    assert s.memtables()[0].wal_batch_mapping == {0: 1, 1: 2}
+    assert wal.contains_pks_as_of([1, 2], arm.cut).to_pylist() == [True, False]
+    s.freeze()
+    s.flush()  # SSTables carry no map: admitted whole again
+    assert wal.contains_pks_as_of([1, 2], arm.cut).to_pylist() == [True, True]
+
+
+def test_live_tier_has_an_empty_cut_and_two_phase_uses_the_live_check(make_wal) -> None:
+    wal = make_wal(base_ids=[1, 2])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    res = wal.two_phase_read("live_tier", between=lambda: s.put(rows([2], "late")))
+    assert res.cut == Cut("live_tier", {})
+    # the original transient missing row: base row 2 dropped, arm never delivered it
+    assert res.table.to_pylist() == [{"id": 1, "v": "new1"}]
+    assert res.superseded.to_pylist() == [True, True]
+
+
+@pytest.mark.parametrize("design", ["as_of_cut", "fresh_tier_watermark", "exact_cut"])
+def test_sound_designs_keep_the_base_row_in_the_two_phase_read(make_wal, design: str) -> None:
+    wal = make_wal(base_ids=[1, 2])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    res = wal.two_phase_read(design, between=lambda: s.put(rows([2], "late")))
+    assert res.table.to_pylist() == [{"id": 1, "v": "new1"}, {"id": 2, "v": "b2"}]
+
+
+def test_active_flushed_and_released_between_arm_and_check_under_counts_h4(make_wal) -> None:
+    wal = make_wal(base_ids=[1])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+
+    def flush_active() -> None:
+        s.freeze()
+        s.flush()
+
+    res = wal.two_phase_read("as_of_cut", between=flush_active)
+    # duplicate: the arm delivered PK 1 and its base row survived
+    assert res.table.column("id").to_pylist() == [1, 1]
+
+
+def test_explicit_release_keeps_the_check_exact_h4_mitigation(make_wal) -> None:
+    wal = make_wal(base_ids=[1], release="explicit")
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+
+    def flush_active() -> None:
+        s.freeze()
+        s.flush()
+
+    res = wal.two_phase_read("as_of_cut", between=flush_active)
+    assert res.table.to_pylist() == [{"id": 1, "v": "new1"}]
+
+
+def test_compaction_between_arm_and_check(make_wal) -> None:
+    wal = make_wal(base_ids=[1])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    s.freeze()
+    s.flush()
+    res = wal.two_phase_read("as_of_cut", between=wal.compact)
+    # H5b: generation 1 left the fresh tier; the base now holds its row: duplicate
+    assert res.table.to_pylist() == [{"id": 1, "v": "new1"}, {"id": 1, "v": "new1"}]
+
+
+def test_shard_created_after_the_arm_is_live_unless_zeroed_h6(make_wal) -> None:
+    wal = make_wal(base_ids=[7])
+    wal.shard("a").put(rows([1]))
+    arm = wal.scanner("as_of_cut").scan(with_base=False)
+    wal.shard("b").put(rows([7]))
+    assert wal.contains_pks_as_of([7], arm.cut).to_pylist() == [True]  # over-count
+    zeroed = Cut("as_of_cut", {**arm.cut.shards, "b": AsOfCut(0, 0)})
+    assert wal.contains_pks_as_of([7], zeroed).to_pylist() == [False]
