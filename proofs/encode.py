@@ -1,0 +1,601 @@
+"""The cut designs and the fresh tier's transition system, in z3.
+
+Design notes (read this first)
+------------------------------
+
+**Predicates.**  Each ``z3_admit_*`` mirrors one function of
+``model/designs.py`` term for term, with the same keyword arguments.  The two
+generation-rule designs are not written by hand: :func:`rule_table_term`
+*interprets* ``model.designs.GENERATION_RULES``, so the table stays the single
+source (a planted bug is a modified copy of the table, passed as a parameter).
+``tests/test_proofs_encode.py`` holds the z3 terms and the Python predicates
+together on random concrete inputs.
+
+**One symbolic row.**  Soundness is a statement about every row id, so it is
+enough to follow *one* arbitrary row, the row under test R: whichever batch
+the solver picks when it appends.  The rest of the shard is summarised by a
+handful of counters.  Following the *physical* write (not its row id) is the
+right notion: after a replay renumbers rows, "the arm read this write" is
+what decides whether its PK was delivered.
+
+State (one shard: R's shard; other shards never interact with R's
+membership):
+
+=========  ==============================================================
+``sx``     the shard exists (created by its first put)
+``ep``     writer epoch; +1 at every crash/replay
+``cur``    active generation; ``cg`` = manifest ``current_generation``
+           (lowest unflushed generation: flushes go oldest first)
+``ac/av``  active memtable committed / visible batch counts
+``nfl``    committed batches in the unflushed *frozen* generations
+           ``cg .. cur-1`` (replay renumbers them into one memtable)
+``rs``     R's status: none, mem (active/frozen), ret (flushed, retained
+           in memory), sst (SSTable only), gone (compacted)
+``rg/ri``  R's generation and append index; ``ra``: R is in the active
+           memtable; ``gc/gv``: committed/visible count of R's generation;
+           ``below``: batches of unflushed generations below R's
+=========  ==============================================================
+
+Ghost state, written once by the ``arm`` event: ``obs`` (the arm read R),
+``sx_a`` (the shard existed), the as-of cut ``A, N``, the exact cut's epoch
+``ep_a``, its active entry ``xa, xn``, and ``oc``, the exact cut's observed
+count for R's generation (updated whenever R's generation is assigned).
+
+**Events** between read arm and check are the tier's alphabet: put (first
+put creates the shard), publish, freeze, flush (oldest frozen), release,
+compact, crash (+ reopen/replay, Lance's older single-memtable replay),
+plus three arm-side events: ``manifest`` (the arm reads its SSTable list
+early: the H5a skew), ``arm`` and ``read_n`` (the after-scan capture, H1).
+The check happens at the end of the trace.
+
+**Assumptions** (reference §8, A1–A5) are switches, so that each can be
+dropped on its own.  A3 has two halves, because they fail differently:
+``A3-shards`` (absent shards get an explicit zero cut, H6) and
+``A3-sstables`` (the arm's SSTable list is its snapshot's, and the check does
+not use a stale list: H5).
+
+**Planted bugs** are parameters too (:class:`Bug`): a bug never requires
+editing this file, and the proofs must fail under every one of them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+
+import z3
+
+from model.designs import (
+    GENERATION_RULES,
+    Capture,
+    Design,
+    Rel,
+    Source,
+    Verdict,
+)
+
+# --------------------------------------------------------------------------
+# The predicates, mirrored
+# --------------------------------------------------------------------------
+
+Rules = Mapping[tuple[Source, Rel], Verdict]
+Bool = z3.BoolRef | bool
+Int = z3.ArithRef | int
+
+
+def _b(x: Bool) -> z3.BoolRef:
+    return x if isinstance(x, z3.BoolRef) else z3.BoolVal(x)
+
+
+def rel_term(rel: Rel, generation: Int, active_generation: Int) -> z3.BoolRef:
+    """``model.designs.rel(g, A) is rel`` as a z3 condition."""
+    if rel is Rel.BELOW:
+        return _b(generation < active_generation)
+    if rel is Rel.AT:
+        return _b(generation == active_generation)
+    return _b(generation > active_generation)
+
+
+def verdict_term(
+    verdict: Verdict, append_index: Int, active_batch_count: Int, *, prefix_le: bool = False
+) -> z3.BoolRef:
+    """``model.designs.apply_rule``; ``prefix_le`` plants the ``<=`` bug."""
+    if verdict is Verdict.WHOLE:
+        return z3.BoolVal(True)
+    if verdict is Verdict.PREFIX:
+        if prefix_le:
+            return _b(append_index <= active_batch_count)
+        return _b(append_index < active_batch_count)
+    return z3.BoolVal(False)
+
+
+def rule_table_term(
+    rules: Rules,
+    *,
+    in_memory: Bool,
+    generation: Int,
+    append_index: Int,
+    active_generation: Int,
+    active_batch_count: Int,
+    prefix_le: bool = False,
+) -> z3.BoolRef:
+    """The rule table read as a disjunction of its cells (source ∧ rel ∧ verdict)."""
+    cells = []
+    for (source, rel), verdict in rules.items():
+        src = _b(in_memory) if source is Source.MEMTABLE else z3.Not(_b(in_memory))
+        cells.append(
+            z3.And(
+                src,
+                rel_term(rel, generation, active_generation),
+                verdict_term(verdict, append_index, active_batch_count, prefix_le=prefix_le),
+            )
+        )
+    return z3.Or(cells)
+
+
+def z3_admit_live_tier(*, in_memory: Bool, visible: Bool) -> z3.BoolRef:
+    """Mirror of ``admit_live_tier``."""
+    del in_memory, visible
+    return z3.BoolVal(True)
+
+
+def z3_admit_wal_position_map(
+    *,
+    in_cut: Bool,
+    in_memory: Bool,
+    mapped: Bool,
+    wal_position: Int,
+    cut_wal_position: Int,
+) -> z3.BoolRef:
+    """Mirror of ``admit_wal_position_map``."""
+    return z3.If(
+        z3.Not(_b(in_cut)),
+        z3.BoolVal(True),
+        z3.If(z3.And(_b(in_memory), _b(mapped)), _b(wal_position < cut_wal_position), True),
+    )
+
+
+def z3_admit_as_of_cut(
+    *,
+    in_cut: Bool,
+    in_memory: Bool,
+    generation: Int,
+    append_index: Int,
+    active_generation: Int,
+    active_batch_count: Int,
+    rules: Rules = GENERATION_RULES,
+    prefix_le: bool = False,
+) -> z3.BoolRef:
+    """Mirror of ``admit_as_of_cut``, generated from the rule table."""
+    return z3.If(
+        z3.Not(_b(in_cut)),
+        z3.BoolVal(True),
+        rule_table_term(
+            rules,
+            in_memory=in_memory,
+            generation=generation,
+            append_index=append_index,
+            active_generation=active_generation,
+            active_batch_count=active_batch_count,
+            prefix_le=prefix_le,
+        ),
+    )
+
+
+def z3_admit_fresh_tier_watermark(
+    *,
+    in_cut: Bool,
+    in_memory: Bool,
+    visible: Bool,
+    generation: Int,
+    append_index: Int,
+    active_generation: Int,
+    active_batch_count: Int,
+    rules: Rules = GENERATION_RULES,
+    prefix_le: bool = False,
+) -> z3.BoolRef:
+    """Mirror of ``admit_fresh_tier_watermark``."""
+    return z3.If(
+        z3.And(_b(in_memory), z3.Not(_b(visible))),
+        z3.BoolVal(False),
+        z3_admit_as_of_cut(
+            in_cut=in_cut,
+            in_memory=in_memory,
+            generation=generation,
+            append_index=append_index,
+            active_generation=active_generation,
+            active_batch_count=active_batch_count,
+            rules=rules,
+            prefix_le=prefix_le,
+        ),
+    )
+
+
+def z3_admit_exact_cut(
+    *,
+    in_cut: Bool,
+    epoch: Int,
+    cut_epoch: Int,
+    append_index: Int,
+    observed_count: Int,
+    check_epoch: bool = True,
+) -> z3.BoolRef:
+    """Mirror of ``admit_exact_cut``; ``check_epoch=False`` plants a bug."""
+    same_epoch = _b(epoch == cut_epoch) if check_epoch else z3.BoolVal(True)
+    return z3.And(_b(in_cut), same_epoch, _b(append_index < observed_count))
+
+
+# --------------------------------------------------------------------------
+# Planted bugs and assumptions
+# --------------------------------------------------------------------------
+
+
+class Bug(str, enum.Enum):
+    """Planted bugs, each a parameter of the encoding (none edits code)."""
+
+    SST_GT = "sstable rule `g > A` excluded (for `g >= A`)"
+    PREFIX_LE = "`<=` for `<` on the batch count"
+    FREEZE_NO_BUMP = "freeze does not bump the generation"
+    REPLAY_NO_RENUMBER = "replay keeps old generations/indices"
+    EXACT_NO_EPOCH = "exact_cut ignores the writer epoch"
+    CRASH_KEEPS_EPOCH = "replay does not bump the writer epoch"
+    NEVER_RELEASE = "flushed memtables are never released from memory"
+
+
+def rules_for(bugs: frozenset[Bug]) -> dict[tuple[Source, Rel], Verdict]:
+    """The rule table, possibly with a planted bug."""
+    rules = dict(GENERATION_RULES)
+    if Bug.SST_GT in bugs:
+        rules[(Source.SSTABLE, Rel.AT)] = Verdict.WHOLE
+    return rules
+
+
+#: reference §8's five conditions; A3 is split into its two halves.
+ASSUMPTIONS: dict[str, str] = {
+    "A1": "N is the visible count the arm scanned, read no later than the scan",
+    "A2": "every lower generation was fully visible when the arm ran",
+    "A3-shards": "the check sees the arm's shard set (absent shards: explicit zero cut)",
+    "A3-sstables": "the check sees the arm's SSTable set (no manifest skew, no stale list)",
+    "A4": "no writer-epoch change (crash/replay) between arm and check",
+    "A5": "the cut's active generation is still in memory at check (grace > 0)",
+}
+ALL = frozenset(ASSUMPTIONS)
+
+# op codes
+OPS = (
+    "noop",
+    "put",
+    "publish",
+    "freeze",
+    "flush",
+    "release",
+    "compact",
+    "crash",
+    "manifest",
+    "arm",
+    "read_n",
+)
+OP = {name: i for i, name in enumerate(OPS)}
+
+# row status codes
+NONE, MEM, RET, SST, GONE = range(5)
+STATUS = ("none", "mem", "ret", "sst", "gone")
+CAPTURES = (Capture.VISIBLE_COUNT, Capture.LEN, Capture.AFTER_SCAN)
+CAP = {c: i for i, c in enumerate(CAPTURES)}
+
+
+@dataclass
+class State:
+    """One time step's symbolic state (fields documented in the module docstring)."""
+
+    sx: z3.BoolRef
+    ep: z3.ArithRef
+    cur: z3.ArithRef
+    cg: z3.ArithRef
+    ac: z3.ArithRef
+    av: z3.ArithRef
+    nfl: z3.ArithRef
+    rs: z3.ArithRef
+    rg: z3.ArithRef
+    ri: z3.ArithRef
+    ra: z3.BoolRef
+    gc: z3.ArithRef
+    gv: z3.ArithRef
+    below: z3.ArithRef
+    # ghost
+    armed: z3.BoolRef
+    obs: z3.BoolRef
+    sx_a: z3.BoolRef
+    A: z3.ArithRef
+    N: z3.ArithRef
+    ep_a: z3.ArithRef
+    xa: z3.ArithRef
+    xn: z3.ArithRef
+    oc: z3.ArithRef
+    nread: z3.BoolRef
+    man_taken: z3.BoolRef
+    man_r: z3.BoolRef
+
+    @staticmethod
+    def fresh(tag: str) -> State:
+        """A state of fresh constants named ``<field>_<tag>``."""
+        kw: dict[str, z3.ExprRef] = {}
+        for f in fields(State):
+            name = f"{f.name}_{tag}"
+            kw[f.name] = z3.Bool(name) if f.type in ("z3.BoolRef",) else z3.Int(name)
+        return State(**kw)  # type: ignore[arg-type]
+
+    def values(self) -> list[z3.ExprRef]:
+        """Every field, in declaration order."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+@dataclass
+class Config:
+    """Per-query configuration: symbolic unless pinned by the caller."""
+
+    cap: z3.ArithRef = field(default_factory=lambda: z3.Int("cap"))
+    grace0: z3.BoolRef = field(default_factory=lambda: z3.Bool("grace0"))
+    stale: z3.BoolRef = field(default_factory=lambda: z3.Bool("stale"))
+
+
+@dataclass
+class Step:
+    """One step's nondeterministic choices."""
+
+    op: z3.ArithRef
+    pick: z3.BoolRef
+    fl: z3.ArithRef
+    ocx: z3.ArithRef
+
+    @staticmethod
+    def fresh(tag: str) -> Step:
+        """Fresh choice constants for step ``tag``."""
+        return Step(z3.Int(f"op_{tag}"), z3.Bool(f"pick_{tag}"), z3.Int(f"fl_{tag}"),
+                    z3.Int(f"ocx_{tag}"))
+
+
+def init(s: State) -> z3.BoolRef:
+    """No shard yet; the counters hold the values a first put starts from."""
+    return z3.And(
+        z3.Not(s.sx), s.ep == 1, s.cur == 1, s.cg == 1, s.ac == 0, s.av == 0, s.nfl == 0,
+        s.rs == NONE, z3.Not(s.armed), z3.Not(s.man_taken), s.nread,
+    )
+
+
+def config_ok(cfg: Config, asm: frozenset[str]) -> z3.BoolRef:
+    """Config domains, and the config half of the assumptions."""
+    parts = [cfg.cap >= 0, cfg.cap < len(CAPTURES)]
+    if "A1" in asm:
+        parts.append(cfg.cap == CAP[Capture.VISIBLE_COUNT])
+    if "A3-sstables" in asm:
+        parts.append(z3.Not(cfg.stale))
+    return z3.And(parts)
+
+
+def _in_mem(s: State) -> z3.BoolRef:
+    return z3.Or(s.rs == MEM, s.rs == RET)
+
+
+def _visible(s: State) -> z3.BoolRef:
+    return s.ri < s.gv
+
+
+def _oc_for(s: State, gen: z3.ArithRef, ocx: z3.ArithRef) -> z3.ArithRef:
+    """The exact cut's observed count for a generation R lands in after the arm.
+
+    The arm's active generation ``xa`` was read up to ``xn``; later generations
+    were not read (0); a lower one is reachable only through a replay and is
+    left unconstrained (``ocx``): the exact cut voids it by epoch anyway.
+    """
+    return z3.If(gen == s.xa, s.xn, z3.If(gen > s.xa, 0, ocx))
+
+
+def transition(
+    s: State, t: State, st: Step, cfg: Config, asm: frozenset[str], bugs: frozenset[Bug]
+) -> z3.BoolRef:
+    """``s --st.op--> t`` including its guard; assumptions restrict the ops."""
+    op, pick, fl, ocx = st.op, st.pick, st.fl, st.ocx
+    keep_names = [f.name for f in fields(State)]
+
+    def upd(**changes: z3.ExprRef) -> z3.BoolRef:
+        return z3.And([getattr(t, n) == changes.get(n, getattr(s, n)) for n in keep_names])
+
+    def row_if(cond: z3.BoolRef, **changes: z3.ExprRef) -> dict[str, z3.ExprRef]:
+        return {k: z3.If(cond, v, getattr(s, k)) for k, v in changes.items()}
+
+    cases: list[z3.BoolRef] = []
+    # noop
+    cases.append(z3.And(op == OP["noop"], upd()))
+    # put (first put creates the shard; counters already hold creation values)
+    take = z3.And(pick, s.rs == NONE)
+    in_act = z3.And(s.rs == MEM, s.ra)
+    put_row = {
+        "rs": z3.If(take, MEM, s.rs),
+        "rg": z3.If(take, s.cur, s.rg),
+        "ri": z3.If(take, s.ac, s.ri),
+        "ra": z3.If(take, True, s.ra),
+        "gc": z3.If(z3.Or(take, in_act), s.ac + 1, s.gc),
+        "gv": z3.If(take, s.av, s.gv),
+        "below": z3.If(take, s.nfl, s.below),
+        "oc": z3.If(z3.And(take, s.armed), _oc_for(s, s.cur, ocx), s.oc),
+    }
+    cases.append(z3.And(op == OP["put"], upd(sx=z3.BoolVal(True), ac=s.ac + 1, **put_row)))
+    # publish: every in-memory generation (frozen tails too, H3)
+    cases.append(z3.And(op == OP["publish"], s.sx,
+                        upd(av=s.ac, **row_if(_in_mem(s), gv=s.gc))))
+    # freeze (non-empty active only)
+    bump = 0 if Bug.FREEZE_NO_BUMP in bugs else 1
+    cases.append(z3.And(op == OP["freeze"], s.sx, s.ac > 0,
+                        upd(cur=s.cur + bump, ac=z3.IntVal(0), av=z3.IntVal(0),
+                            nfl=s.nfl + s.ac, ra=z3.BoolVal(False))))
+    # flush the oldest frozen generation cg; fl = its batch count
+    mem = s.rs == MEM
+    fl_ok = z3.And(
+        fl >= 1, fl <= s.nfl, s.nfl - fl >= s.cur - s.cg - 1,
+        z3.Implies(s.cg + 1 == s.cur, fl == s.nfl),
+        z3.Implies(z3.And(mem, s.rg == s.cg), fl == s.gc),
+        z3.Implies(z3.And(mem, s.rg > s.cg),
+                   z3.And(fl <= s.below, s.below - fl >= s.rg - s.cg - 1,
+                          z3.Implies(s.rg == s.cg + 1, fl == s.below))),
+    )
+    flushed = z3.And(mem, s.rg == s.cg)
+    never_release = z3.BoolVal(Bug.NEVER_RELEASE not in bugs)
+    cases.append(z3.And(
+        op == OP["flush"], s.sx, s.cg < s.cur, fl_ok,
+        upd(cg=s.cg + 1, nfl=s.nfl - fl,
+            rs=z3.If(flushed, z3.If(z3.And(cfg.grace0, never_release), SST, RET), s.rs),
+            gv=z3.If(flushed, s.gc, s.gv),
+            below=z3.If(z3.And(mem, s.rg > s.cg), s.below - fl, s.below)),
+    ))
+    # release retained flushed memtables
+    cases.append(z3.And(op == OP["release"], s.sx,
+                        upd(rs=z3.If(z3.And(s.rs == RET, never_release), SST, s.rs))))
+    # compact every SSTable into base (the retained copy goes too)
+    cases.append(z3.And(op == OP["compact"], s.sx,
+                        upd(rs=z3.If(z3.Or(s.rs == RET, s.rs == SST), GONE, s.rs))))
+    # crash + reopen: replay every unflushed batch into one memtable at cg
+    crash_ok = z3.And(op == OP["crash"], s.sx)
+    if "A4" in asm:
+        crash_ok = z3.And(crash_ok, z3.Not(s.armed))
+    total = s.nfl + s.ac
+    ep_next = s.ep if Bug.CRASH_KEEPS_EPOCH in bugs else s.ep + 1
+    if Bug.REPLAY_NO_RENUMBER in bugs:
+        crash_post = upd(ep=ep_next, av=s.ac,
+                         gv=z3.If(mem, s.gc, s.gv), rs=z3.If(s.rs == RET, SST, s.rs))
+    else:
+        crash_post = upd(
+            ep=ep_next, cur=s.cg, ac=total, av=total, nfl=z3.IntVal(0),
+            rs=z3.If(s.rs == RET, SST, s.rs),
+            rg=z3.If(mem, s.cg, s.rg), ri=z3.If(mem, s.below + s.ri, s.ri),
+            gc=z3.If(mem, total, s.gc), gv=z3.If(mem, total, s.gv),
+            below=z3.If(mem, z3.IntVal(0), s.below), ra=z3.If(mem, True, s.ra),
+            oc=z3.If(z3.And(mem, s.armed), _oc_for(s, s.cg, ocx), s.oc),
+        )
+    cases.append(z3.And(crash_ok, crash_post))
+    # the arm reads its SSTable list early (H5a skew)
+    if "A3-sstables" not in asm:
+        cases.append(z3.And(op == OP["manifest"], z3.Not(s.armed), z3.Not(s.man_taken),
+                            upd(man_taken=z3.BoolVal(True),
+                                man_r=z3.Or(s.rs == RET, s.rs == SST))))
+    # the read arm
+    listed = z3.If(s.man_taken, s.man_r, z3.Or(s.rs == RET, s.rs == SST))
+    obs = z3.And(s.sx, z3.Or(z3.And(_in_mem(s), _visible(s)), z3.And(s.rs == SST, listed)))
+    n_now = z3.If(cfg.cap == CAP[Capture.LEN], s.ac, s.av)
+    arm_guard = z3.Not(s.armed)
+    if "A2" in asm:
+        arm_guard = z3.And(arm_guard, z3.Implies(z3.And(mem, z3.Not(s.ra)), _visible(s)))
+    oc_arm = z3.If(_in_mem(s), s.gv, z3.If(z3.And(s.rs == SST, listed), s.gc, 0))
+    cases.append(z3.And(
+        op == OP["arm"], arm_guard,
+        upd(armed=z3.BoolVal(True), obs=obs, sx_a=s.sx,
+            A=z3.If(s.sx, s.cur, 0), N=z3.If(s.sx, n_now, 0),
+            ep_a=s.ep, xa=s.cur, xn=s.av,
+            oc=z3.If(s.rs == NONE, s.oc, oc_arm),
+            nread=z3.Or(cfg.cap != CAP[Capture.AFTER_SCAN], z3.Not(s.sx))),
+    ))
+    # the after-scan capture re-reads N (same generation, same epoch)
+    cases.append(z3.And(op == OP["read_n"], s.armed, z3.Not(s.nread), s.cur == s.A,
+                        s.ep == s.ep_a, upd(N=s.av, nread=z3.BoolVal(True))))
+    return z3.Or(cases)
+
+
+# --------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A design plus planted bugs: what the check admits."""
+
+    design: Design
+    bugs: frozenset[Bug] = frozenset()
+
+    def with_bugs(self, bugs: Iterable[Bug]) -> Variant:
+        """The same design with ``bugs`` planted."""
+        return replace(self, bugs=frozenset(bugs))
+
+
+def candidate(s: State, cfg: Config) -> z3.BoolRef:
+    """R is a candidate of the check (a stale list still offers a compacted SSTable)."""
+    return z3.Or(s.rs == MEM, s.rs == RET, s.rs == SST, z3.And(s.rs == GONE, cfg.stale))
+
+
+def admitted(v: Variant, s: State, cfg: Config, asm: frozenset[str]) -> z3.BoolRef:
+    """The design admits R at check time, in state ``s`` with ghost cut."""
+    in_memory = _in_mem(s)
+    in_cut = z3.Or(s.sx_a, z3.BoolVal("A3-shards" in asm))
+    rules = rules_for(v.bugs)
+    le = Bug.PREFIX_LE in v.bugs
+    d = v.design
+    if d is Design.LIVE_TIER:
+        term = z3_admit_live_tier(in_memory=in_memory, visible=_visible(s))
+    elif d is Design.WAL_POSITION_MAP:
+        # production: wal_batch_mapping is never filled, nothing is mapped
+        term = z3_admit_wal_position_map(in_cut=s.sx_a, in_memory=in_memory, mapped=False,
+                                         wal_position=0, cut_wal_position=0)
+    elif d is Design.AS_OF_CUT:
+        term = z3_admit_as_of_cut(in_cut=in_cut, in_memory=in_memory, generation=s.rg,
+                                  append_index=s.ri, active_generation=s.A,
+                                  active_batch_count=s.N, rules=rules, prefix_le=le)
+    elif d is Design.FRESH_TIER_WATERMARK:
+        term = z3_admit_fresh_tier_watermark(
+            in_cut=in_cut, in_memory=in_memory, visible=_visible(s), generation=s.rg,
+            append_index=s.ri, active_generation=s.A, active_batch_count=s.N,
+            rules=rules, prefix_le=le)
+    else:
+        term = z3_admit_exact_cut(in_cut=s.sx_a, epoch=s.ep, cut_epoch=s.ep_a,
+                                  append_index=s.ri, observed_count=s.oc,
+                                  check_epoch=Bug.EXACT_NO_EPOCH not in v.bugs)
+    return z3.And(candidate(s, cfg), term)
+
+
+def checkable(s: State) -> z3.BoolRef:
+    """The check may run: the arm ran and its cut is complete."""
+    return z3.And(s.armed, s.nread)
+
+
+#: tightness exclusions (DESIGN §1.2): named under-counts.
+EXCLUSIONS = ("H4", "H5b", "epoch")
+
+
+def excluded(name: str, s: State) -> z3.BoolRef:
+    """R falls in the named exclusion at check time."""
+    if name == "H4":  # the cut's active generation flushed and released
+        return z3.And(s.rs == SST, s.rg == s.A, s.sx_a)
+    if name == "H5b":  # compacted into base
+        return s.rs == GONE
+    return s.ep != s.ep_a
+
+
+def present(s: State) -> z3.BoolRef:
+    """R's write still exists (fresh tier or base)."""
+    return s.rs != NONE
+
+
+# --------------------------------------------------------------------------
+# Unrolling
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """A K-step unrolling: states s[0..K], steps st[0..K-1], and the config."""
+
+    states: list[State]
+    steps: list[Step]
+    cfg: Config
+    constraint: z3.BoolRef
+
+
+def unroll(k: int, asm: frozenset[str], bugs: frozenset[Bug], tag: str = "") -> Trace:
+    """Every trace of exactly ``k`` events (``noop`` pads shorter ones)."""
+    cfg = Config(z3.Int(f"cap{tag}"), z3.Bool(f"grace0{tag}"), z3.Bool(f"stale{tag}"))
+    states = [State.fresh(f"{tag}{i}") for i in range(k + 1)]
+    steps = [Step.fresh(f"{tag}{i}") for i in range(k)]
+    parts = [init(states[0]), config_ok(cfg, asm)]
+    for i in range(k):
+        parts.append(transition(states[i], states[i + 1], steps[i], cfg, asm, bugs))
+    return Trace(states, steps, cfg, z3.And(parts))
