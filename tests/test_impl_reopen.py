@@ -12,7 +12,8 @@ from impl import ClosedError, CorruptWalError, MemWal, MemWalOptions, NotATableE
 
 
 def _listing(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 def test_reopen_bumps_epoch_and_renumbers_frozen_and_active_into_one(make_wal) -> None:

@@ -61,7 +61,7 @@ def test_concurrent_writers_flusher_compactor_reader(make_wal) -> None:
             wal.contains_pks_as_of([1, 2, 3], {s: AsOfCut(1, 1) for s in shards})
 
     workers = [threading.Thread(target=guard(lambda k=k: writer(k))) for k in range(3)]
-    background = [threading.Thread(target=guard(maintainer)), threading.Thread(target=guard(reader))]
+    background = [threading.Thread(target=guard(fn)) for fn in (maintainer, reader)]
     for t in background + workers:
         t.start()
     for t in workers:

@@ -1,0 +1,108 @@
+"""Benchmark: as-of and live membership against the floor of one ``pc.is_in``.
+
+Fresh tier: 1,000,000 rows over 8 generations of one shard (4 flushed to
+SSTables, 3 frozen in memory, and the active one, in which the cut falls),
+100,000 probe keys of which half are members.  Reported, all measured in this
+process: medians over ``--reps`` repetitions of
+
+* as-of membership: ``contains_pks_as_of(probes, {shard: AsOfCut(8, 5)})``,
+* live membership: ``contains_pks(probes)``,
+* the floor: one ``pyarrow.compute.is_in`` of the probes against the
+  pre-concatenated PK column of the whole fresh tier,
+
+and the ratios as-of/live (goal <= 1.1) and live/floor (goal <= 2.0).
+``--strict`` exits non-zero when a goal is missed.
+
+Run: ``python bench/membership.py [--reps 7] [--strict]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from impl import AsOfCut, MemWal  # noqa: E402
+
+ROWS = 1_000_000
+GENERATIONS = 8
+BATCHES_PER_GEN = 10
+PROBES = 100_000
+GOAL_ASOF_OVER_LIVE = 1.1
+GOAL_LIVE_OVER_FLOOR = 2.0
+
+
+def median_seconds(fn: Callable[[], object], reps: int) -> float:
+    fn()  # warm caches (concatenated PK columns, sidecars)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def build(root: Path) -> tuple[MemWal, pa.Array, pa.Array]:
+    schema = pa.schema([("id", pa.int64()), ("v", pa.int64())])
+    wal = MemWal.create(root, schema, "id")
+    shard = wal.shard("s")
+    rng = np.random.default_rng(7)
+    keys = rng.permutation(ROWS * 4)[:ROWS].astype(np.int64)  # unique keys in [0, 4M)
+    per_gen = ROWS // GENERATIONS
+    per_batch = per_gen // BATCHES_PER_GEN
+    for g in range(GENERATIONS):
+        for b in range(BATCHES_PER_GEN):
+            lo = g * per_gen + b * per_batch
+            ids = keys[lo : lo + per_batch]
+            shard.put(pa.table({"id": ids, "v": ids}, schema=schema))
+        if g < GENERATIONS - 1:
+            shard.freeze()
+    for _ in range(4):
+        shard.flush()
+    members = rng.choice(keys, PROBES // 2, replace=False)
+    non_members = np.setdiff1d(np.arange(ROWS * 4, dtype=np.int64), keys)[: PROBES // 2]
+    probes = pa.array(rng.permutation(np.concatenate([members, non_members])))
+    return wal, probes, pa.array(keys)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        wal, probes, all_keys = build(Path(tmp) / "t")
+        st = wal.shard("s").stats()
+        cut = {"s": AsOfCut(st.active_generation, BATCHES_PER_GEN // 2)}
+        as_of = median_seconds(lambda: wal.contains_pks_as_of(probes, cut), args.reps)
+        live = median_seconds(lambda: wal.contains_pks(probes), args.reps)
+        floor = median_seconds(lambda: pc.is_in(probes, value_set=all_keys), args.reps)
+        hits = wal.contains_pks(probes).true_count
+    r1, r2 = as_of / live, live / floor
+    print(f"fresh tier: {ROWS:,} rows, {GENERATIONS} generations "
+          f"(sstables {st.sstables}, frozen {[f[0] for f in st.frozen]}, "
+          f"active {st.active_generation}); cut {cut['s']}; "
+          f"{PROBES:,} probes, {hits:,} live members")
+    print(f"as-of membership  median {as_of * 1e3:8.2f} ms")
+    print(f"live membership   median {live * 1e3:8.2f} ms")
+    print(f"floor (one is_in) median {floor * 1e3:8.2f} ms")
+    print(f"as-of / live  = {r1:.3f}  (goal <= {GOAL_ASOF_OVER_LIVE})")
+    print(f"live / floor  = {r2:.3f}  (goal <= {GOAL_LIVE_OVER_FLOOR})")
+    missed = r1 > GOAL_ASOF_OVER_LIVE or r2 > GOAL_LIVE_OVER_FLOOR
+    if missed:
+        print("GOAL MISSED")
+    return 1 if (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
