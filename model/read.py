@@ -15,11 +15,23 @@ Three questions, three functions, each over plain ``State``s:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from model.designs import Capture, Design, RowFacts, ShardCut, admits
-from model.state import IN_MEMORY, TOMBSTONE, Generation, Pk, Row, RowId, State, Status, rows
+from model.state import (
+    IN_MEMORY,
+    TOMBSTONE,
+    Generation,
+    Pk,
+    Row,
+    RowId,
+    Shard,
+    State,
+    Status,
+    rows,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,11 @@ def _count(shard: str, g: Generation, variant: Capture, later: State) -> int:
     return g.visible
 
 
+def _same(shard: Shard, g: Generation) -> Generation:
+    """Generation ``g`` as ``shard`` holds it now (itself if gone)."""
+    return shard.generation(g.number) or g
+
+
 def capture(
     design: Design,
     arm: Observation,
@@ -101,7 +118,8 @@ def capture(
             then = later
         read = [g for g in s.generations if g.status is not Status.COMPACTED]
         counts = {g.number: _count(sid, g, variant, then) for g in read}
-        wal = [g.wal[i] + 1 for g in read if g.in_memory for i in range(counts[g.number])]
+        now = then.shard(sid) or s
+        wal = [w + 1 for g in read if g.in_memory for w in _same(now, g).wal[: counts[g.number]]]
         observed = tuple(sorted(counts.items()))
         a = s.active.number
         out.append((sid, ShardCut(a, counts[a], s.epoch, observed, max(wal, default=0))))
@@ -171,10 +189,10 @@ def two_phase(
     arm: Observation,
     cut: Cut,
     check: State,
-    base: dict[Pk, object] | None = None,
+    base: Mapping[Any, object] | None = None,
 ) -> TwoPhase:
     """Arm → cut; base read (``check``'s base unless given); check of the base PKs; merge."""
-    base = check.base_rows() if base is None else base
+    base = check.base_rows() if base is None else dict(base)
     members = membership(design, cut, check, base)
     kept = {pk: v for pk, v in base.items() if pk not in members}
     return TwoPhase(

@@ -20,7 +20,7 @@ import enum
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Tombstone(enum.Enum):
@@ -118,7 +118,7 @@ class State:
         return dict(self.base)
 
 
-def initial(base: Mapping[Pk, object] | None = None, config: Config | None = None) -> State:
+def initial(base: Mapping[Any, object] | None = None, config: Config | None = None) -> State:
     """An empty fresh tier over ``base``."""
     return State(base=frozenset((base or {}).items()), config=config or Config())
 
