@@ -34,6 +34,10 @@ class ScanResult:
     table: pa.Table  # user columns, newest live row per PK, sorted by PK
     cut: Cut
     observation: pa.Table  # ROW_ID_SCHEMA: every fresh-tier row read
+    #: distinct PKs of every fresh-tier row read, tombstones included: the PKs
+    #: the arm delivered *a version* of.  A base row whose PK is not here must
+    #: never be dropped by the check (a missing row).
+    observed_pks: pa.Array
 
 
 def newest_version(table: pa.Table, pk: str) -> pa.Table:
@@ -87,12 +91,14 @@ class LsmScanner:
         schema = tier.schema
         parts: list[pa.Table] = []
         obs: list[pa.Table] = []
+        pks: list[pa.Array] = []
         for shard in sources.shards.values():
             read: list[pa.Table] = [s.sstable.data() for s in shard.sstables]
             read += [t for m in shard.memtables if (t := m.memtable.rows(m.visible)) is not None]
             for t in read:
                 parts.append(t.select([*schema.internal.names, GENERATION, APPEND_INDEX, ROW]))
                 obs.append(_observation(shard.shard, t))
+                pks.append(t.column(schema.pk).combine_chunks())
         if with_base:
             parts.append(_base_part(sources.base.table, schema.internal))
         if not parts:
@@ -100,9 +106,13 @@ class LsmScanner:
         table = newest_per_pk(parts, schema.pk).select(schema.schema.names)
         table = table.cast(schema.schema)
         observation = pa.concat_tables(obs) if obs else ROW_ID_SCHEMA.empty_table()
+        pk_type = schema.schema.field(schema.pk).type
+        observed_pks = pc.unique(pa.concat_arrays([p.cast(pk_type) for p in pks])) if pks else (
+            pa.array([], pk_type)
+        )
         if between_scan_and_capture is not None:
             between_scan_and_capture()
-        return ScanResult(table, self._capture(sources), observation)
+        return ScanResult(table, self._capture(sources), observation, observed_pks)
 
     def _capture(self, sources: Sources) -> Cut:
         entries: dict[str, CutEntry] = {}
