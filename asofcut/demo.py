@@ -54,15 +54,17 @@ def run_story(design: str, root: Path) -> Outcome:
             wal.shard(SHARD).put(_batch([LATE_PK], [f"fresh-{LATE_PK}"]))
 
         result = wal.two_phase_read(design=design, between=write_lands)
-        delivered = set(result.arm.table.column("id").to_pylist())
+        # A base row may be dropped only for a PK the arm delivered a version of.
+        delivered = set(result.arm.observed_pks.to_pylist())
         base_ids = result.base.column("id").to_pylist()
-        claimed = [pk for pk, hit in zip(base_ids, result.superseded.to_pylist()) if hit]
-        rows = dict(
-            zip(result.table.column("id").to_pylist(), result.table.column("val").to_pylist())
-        )
+        hits = result.superseded.to_pylist()
+        claimed = [pk for pk, hit in zip(base_ids, hits, strict=True) if hit]
+        ids, vals = (result.table.column(c).to_pylist() for c in ("id", "val"))
+        rows = dict(zip(ids, vals, strict=True))
         missing = [pk for pk in claimed if pk not in delivered]
-        entry = result.cut.shards.get(SHARD) if design != "live_tier" else None
-        return Outcome(design, entry if isinstance(entry, AsOfCut) else None, claimed, rows, missing)
+        entry = result.cut.shards.get(SHARD)
+        cut = entry if isinstance(entry, AsOfCut) else None
+        return Outcome(design, cut, claimed, rows, missing)
     finally:
         wal.close()
 

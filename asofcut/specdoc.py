@@ -21,7 +21,9 @@ from pathlib import Path
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "SPEC.md"
 
 _REGION = re.compile(
-    r"(<!-- BEGIN GENERATED: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- END GENERATED: (?P=name) -->)",
+    r"(<!-- BEGIN GENERATED: (?P<name>[\w.-]+) -->\n)"
+    r"(?P<body>.*?)"
+    r"(<!-- END GENERATED: (?P=name) -->)",
     re.DOTALL,
 )
 
