@@ -27,7 +27,6 @@ from model.state import (
     Pk,
     Row,
     RowId,
-    Shard,
     State,
     Status,
     rows,
@@ -77,10 +76,13 @@ def observe(state: State) -> Observation:
     return Observation(state, frozenset(r for r in rows(state) if read_by_arm(r)))
 
 
-def _count(shard: str, g: Generation, variant: Capture, later: State) -> int:
-    """Batches of generation ``g`` the cut records, per capture variant."""
-    if not g.in_memory:
-        return g.committed  # an SSTable is read whole
+def _active_count(shard: str, g: Generation, variant: Capture, later: State) -> int:
+    """The active generation's N, per capture variant (the only count a variant changes).
+
+    SEMANTICS "Reading": the variant is how ``AsOfCut``'s N is taken; every
+    other count (``exact_cut``'s observed, ``wal_position_map``'s bound) is
+    what the scan read, whatever the variant, as impl/ and proofs/ record it.
+    """
     if variant is Capture.LEN:
         return g.committed  # batch_store.len(): committed, maybe not visible (H2)
     if variant is Capture.AFTER_SCAN:
@@ -91,9 +93,9 @@ def _count(shard: str, g: Generation, variant: Capture, later: State) -> int:
     return g.visible
 
 
-def _same(shard: Shard, g: Generation) -> Generation:
-    """Generation ``g`` as ``shard`` holds it now (itself if gone)."""
-    return shard.generation(g.number) or g
+def _read(g: Generation) -> int:
+    """Batches of ``g`` the arm read: the visible prefix in memory, an SSTable whole."""
+    return g.visible if g.in_memory else g.committed
 
 
 def capture(
@@ -106,6 +108,7 @@ def capture(
 
     Every field of ``ShardCut`` is filled for every shard the arm saw; each
     design's predicate reads only its own fields.  ``live_tier`` carries none.
+    ``variant`` changes only ``active_batch_count`` (AsOfCut's N).
     """
     if design is Design.LIVE_TIER:
         return Cut()
@@ -117,12 +120,12 @@ def capture(
         if later is not None and again is not None and again.epoch == s.epoch:
             then = later
         read = [g for g in s.generations if g.status is not Status.COMPACTED]
-        counts = {g.number: _count(sid, g, variant, then) for g in read}
-        now = then.shard(sid) or s
-        wal = [w + 1 for g in read if g.in_memory for w in _same(now, g).wal[: counts[g.number]]]
+        counts = {g.number: _read(g) for g in read}
+        wal = [w + 1 for g in read if g.in_memory for w in g.wal[: counts[g.number]]]
         observed = tuple(sorted(counts.items()))
-        a = s.active.number
-        out.append((sid, ShardCut(a, counts[a], s.epoch, observed, max(wal, default=0))))
+        a = s.active
+        n = _active_count(sid, a, variant, then)
+        out.append((sid, ShardCut(a.number, n, s.epoch, observed, max(wal, default=0))))
     return Cut(tuple(out))
 
 

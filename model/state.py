@@ -81,7 +81,7 @@ class Shard:
     epoch: int = 1
     generations: tuple[Generation, ...] = (Generation(1, Status.ACTIVE),)
     compacted_through: int = 0
-    next_wal: int = 0
+    next_wal: int = 1  # WAL positions are 1-based per shard, as Lance's entries (SEMANTICS)
 
     @property
     def active(self) -> Generation:
