@@ -24,6 +24,7 @@ API
 ``wal.scanner(design, capture) -> LsmScanner`` with ``scan``, ``contains_pks``,
 ``contains_pks_as_of``, ``fresh_tier_block_list``; shortcuts on ``MemWal``;
 ``wal.two_phase_read(design, capture, between)``.
+Fault injection: ``CrashingDisk(root, crash_at, mode)`` raises ``SimulatedCrash``.
 Cuts: ``AsOfCut``, ``ExactCut``, ``WalPositionCut``, ``Cut(design, shards)``.
 Designs: live_tier, wal_position_map, as_of_cut, fresh_tier_watermark, exact_cut.
 Capture variants: visible_count, len (H2), after_scan (H1).
@@ -53,6 +54,7 @@ from impl.collector import Sources, collect
 from impl.cut import AsOfCut, Cut, ExactCut, WalPositionCut
 from impl.errors import (
     AsOfCutError,
+    BatchTooLargeError,
     ClosedError,
     CorruptManifestError,
     CorruptWalError,
@@ -67,6 +69,7 @@ from impl.errors import (
     SchemaMismatchError,
     UnknownShardError,
 )
+from impl.faults import CRASH_MODES, CrashingDisk, SimulatedCrash
 from impl.memtable import MemTable
 from impl.memwal import MemWal
 from impl.options import CAPTURES, DESIGNS, MemWalOptions
@@ -77,15 +80,18 @@ from impl.two_phase import TwoPhaseReader, TwoPhaseResult
 
 __all__ = [
     "CAPTURES",
+    "CRASH_MODES",
     "DESIGNS",
     "SITES",
     "AsOfCut",
     "AsOfCutError",
     "BatchAck",
     "BatchStore",
+    "BatchTooLargeError",
     "ClosedError",
     "CorruptManifestError",
     "CorruptWalError",
+    "CrashingDisk",
     "Cut",
     "Disk",
     "EmptyBatchError",
@@ -106,6 +112,7 @@ __all__ = [
     "SchemaMismatchError",
     "ShardStats",
     "ShardWriter",
+    "SimulatedCrash",
     "Sources",
     "TwoPhaseReader",
     "TwoPhaseResult",

@@ -40,6 +40,10 @@ class EmptyBatchError(AsOfCutError, ValueError):
     """A put or delete carries no rows."""
 
 
+class BatchTooLargeError(AsOfCutError, ValueError):
+    """A put or delete has more rows than the ``max_batch_rows`` option allows."""
+
+
 class MalformedCutError(AsOfCutError, ValueError):
     """A cut is not well formed (wrong types, negative fields, wrong entry for its design)."""
 

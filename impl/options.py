@@ -52,6 +52,9 @@ class MemWalOptions:
     flushed memtable in memory until ``release`` (grace > 0).  ``design`` and
     ``capture`` are the defaults of ``scan``/``contains_pks_as_of``.
     ``fsync`` makes every write durable against power loss (slow; off in tests).
+    ``max_batch_rows`` (None: unlimited) rejects a put/delete of more rows with
+    ``BatchTooLargeError`` before anything is written: one WAL entry is one
+    batch, so an unbounded batch is an unbounded single write.
     """
 
     visibility: Literal["immediate", "lagged"] = "immediate"
@@ -60,6 +63,7 @@ class MemWalOptions:
     design: str = "as_of_cut"
     capture: str = "visible_count"
     fsync: bool = False
+    max_batch_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.visibility not in VISIBILITIES:
@@ -73,5 +77,8 @@ class MemWalOptions:
             raise InvalidOptionError(f"release={self.release!r}; expected one of {RELEASES}")
         check_design(self.design)
         check_capture(self.capture)
+        r = self.max_batch_rows
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 1):
+            raise InvalidOptionError(f"max_batch_rows={r!r}; expected None or an int >= 1")
         if not isinstance(self.fsync, bool):
             raise InvalidOptionError(f"fsync={self.fsync!r}; expected a bool")

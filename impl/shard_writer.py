@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from impl.errors import InvalidOptionError
+from impl.errors import BatchTooLargeError, InvalidOptionError
 from impl.manifest import store_manifest
 from impl.memtable import MemTable
 from impl.schema import check_shard_id
@@ -80,13 +80,21 @@ class ShardWriter:
         """Append one batch (one call = one batch); durable when this returns."""
         self._tier.check_open()
         stored = self._tier.schema.to_stored_batch(batch)
-        return self._append(stored)
+        return self._append(self._check_size(stored, "put"))
 
     def delete(self, pks: pa.Array | list[object]) -> BatchAck:
         """Append one tombstone batch for ``pks``."""
         self._tier.check_open()
         stored = self._tier.schema.tombstone_batch(pks)
-        return self._append(stored)
+        return self._append(self._check_size(stored, "delete"))
+
+    def _check_size(self, stored: pa.RecordBatch, what: str) -> pa.RecordBatch:
+        limit = self._tier.options.max_batch_rows
+        if limit is not None and stored.num_rows > limit:
+            raise BatchTooLargeError(
+                f"{what} of {stored.num_rows} rows exceeds max_batch_rows={limit}"
+            )
+        return stored
 
     def _append(self, stored: pa.RecordBatch) -> BatchAck:
         tier = self._tier

@@ -155,7 +155,7 @@ def open_tier(root: Path, options: MemWalOptions, disk: Disk) -> Tier:
     tier = Tier(root, disk, schema, options, base)
     wal_root = root / "_mem_wal"
     names = sorted(p.name for p in wal_root.iterdir()) if wal_root.is_dir() else []
-    loaded: list[tuple[str, ShardManifest]] = []
+    loaded: list[tuple[str, ShardManifest | None]] = []
     for name in names:
         d = wal_root / name
         if not d.is_dir() or not SHARD_ID_RE.match(name):
@@ -163,14 +163,21 @@ def open_tier(root: Path, options: MemWalOptions, disk: Disk) -> Tier:
         manifest = load_manifest(d)
         if manifest is None and not (d / "wal").is_dir():
             continue
-        loaded.append((name, manifest or ShardManifest()))
+        loaded.append((name, manifest))
     replays = [
-        replay(wal_root / name / "wal", m.replay_after_wal_position, schema.internal)
+        replay(wal_root / name / "wal", (m or ShardManifest()).replay_after_wal_position,
+               schema.internal)
         for name, m in loaded
     ]
-    for (name, manifest), found in zip(loaded, replays, strict=True):
+    for (name, stored), found in zip(loaded, replays, strict=True):
         d = wal_root / name
         found.truncate_torn_tail(disk)
+        if stored is None and not found.entries:
+            # A crash during the shard's first write left only a torn entry or
+            # temp file: nothing was acknowledged, so the shard was never
+            # created (SEMANTICS.md) and is not materialised now.
+            continue
+        manifest = stored or ShardManifest()
         bumped = replace(manifest, writer_epoch=manifest.writer_epoch + 1)
         store_manifest(disk, d, bumped)
         active = MemTable(bumped.current_generation, schema.pk)
