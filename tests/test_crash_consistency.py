@@ -253,7 +253,7 @@ def crash_everywhere(tmp: Path, n: int, base: list[int], options: dict[str, Any]
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=CI,
     print_blob=True,
