@@ -63,6 +63,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeAlias
 
 import z3
 
@@ -80,8 +81,8 @@ from model.designs import (
 # --------------------------------------------------------------------------
 
 Rules = Mapping[tuple[Source, Rel], Verdict]
-Bool = z3.BoolRef | bool
-Int = z3.ArithRef | int
+Bool: TypeAlias = Any  # z3.BoolRef | bool (z3 ships no type stubs)
+Int: TypeAlias = Any  # z3.ArithRef | int
 
 
 def _b(x: Bool) -> z3.BoolRef:
@@ -231,7 +232,7 @@ def z3_admit_exact_cut(
 # --------------------------------------------------------------------------
 
 
-class Bug(str, enum.Enum):
+class Bug(enum.StrEnum):
     """Planted bugs, each a parameter of the encoding (none edits code)."""
 
     SST_GT = "sstable rule `g > A` excluded (for `g >= A`)"

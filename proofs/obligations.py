@@ -347,8 +347,8 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
                      "status": STATUS[_val(m, last.rs)], "epoch": _val(m, last.ep)},
              "stale_sstable_list": stale}
     if outcome == "missing_row":
-        check["text"] = (f"check contains_pks_as_of(['r'], cut): r admitted → base row 'r' "
-                         f"dropped, but the arm delivered no version of 'r': MISSING ROW")
+        check["text"] = ("check contains_pks_as_of(['r'], cut): r admitted → base row 'r' "
+                         "dropped, but the arm delivered no version of 'r': MISSING ROW")
     else:
         check["text"] = (f"check contains_pks_as_of(['r'], cut): r "
                          f"{'admitted' if adm else 'not admitted'} → base row 'r' survives "
@@ -423,7 +423,7 @@ class DesignReport:
         return all(r.ok for r in self.results)
 
 
-def obligation_thunks(v: Variant) -> list[Callable[[], list[Result]]]:
+def obligation_thunks(v: Variant, *, deepen: bool = True) -> list[Callable[[], list[Result]]]:
     """The obligations of one design, cheapest first, as deferred queries.
 
     Deferred so that a planted-bug run can stop at the first failure.
@@ -455,7 +455,7 @@ def obligation_thunks(v: Variant) -> list[Callable[[], list[Result]]]:
 
     return [
         lambda: inductive(v, asm),
-        lambda: assumption_drops(v, asm),
+        lambda: assumption_drops(v, asm, deepen=deepen),
         sound_bmc,
         tight,
         lambda: optimality(v, asm),
@@ -464,9 +464,13 @@ def obligation_thunks(v: Variant) -> list[Callable[[], list[Result]]]:
 
 
 def design_obligations(v: Variant, *, stop_at_failure: bool = False) -> DesignReport:
-    """The full obligation list for one design (possibly with planted bugs)."""
+    """The full obligation list for one design (possibly with planted bugs).
+
+    A planted-bug run (``stop_at_failure``) skips the iterative deepening: any
+    counterexample within ``KMAX`` decides an assumption drop.
+    """
     rep = DesignReport(v)
-    for thunk in obligation_thunks(v):
+    for thunk in obligation_thunks(v, deepen=not stop_at_failure):
         rep.results.extend(thunk())
         if stop_at_failure and not rep.ok:
             break
@@ -518,7 +522,7 @@ def optimality(v: Variant, asm: frozenset[str]) -> list[Result]:
     return out
 
 
-def assumption_drops(v: Variant, asm: frozenset[str]) -> list[Result]:
+def assumption_drops(v: Variant, asm: frozenset[str], *, deepen: bool = True) -> list[Result]:
     """Each assumption the design rests on is necessary: shortest counterexample."""
     out = []
     for label, (name, cap) in DROPS.items():
@@ -532,7 +536,11 @@ def assumption_drops(v: Variant, asm: frozenset[str]) -> list[Result]:
                 continue
             goal = over_count
             base = asm - {name}
-        trace, dt = shortest(v, base, goal, extra=_pin_cap(cap))
+        if deepen:
+            trace, dt = shortest(v, base, goal, extra=_pin_cap(cap))
+        else:
+            r, m, dt, states, steps, cfg = bmc(v, base, goal, KMAX, extra=_pin_cap(cap))
+            trace = render_trace(m, states, steps, cfg, v) if m is not None else None
         if trace is not None:
             trace["assumption_dropped"] = label
         status = "counterexample" if trace is not None else f"none ≤ {KMAX}"
