@@ -1,0 +1,615 @@
+"""The state machine: one alphabet drives a real fresh tier and the model together.
+
+Design (DESIGN.md §6; reference practice §2):
+
+* **One alphabet.**  Every write-side move — put, delete, publish (frozen tails
+  included), freeze, flush, release, compact, new shard, crash + reopen — is a
+  single ``_apply(kind, pk)`` that runs it on the backend (``backend.Backend``;
+  ``ImplBackend`` by default) *and* on the model (``model.events.step``), then
+  appends a numbered line to the story.  Rules, the scan-to-capture window of
+  an arm and the between-window of a two-phase read all go through it, so the
+  three can never drift apart.  ``replay`` runs a committed story the same way
+  (``test_regressions.py``).
+* **Keys collide on purpose.**  PKs 0..5, routed by ``route`` (pk % 3) to
+  shards s0..s2, base table pre-populated with PKs 0..4: versions collide
+  across generations, shards and the base.  Rule arguments are plain PKs and
+  shard indexes, independent of the state (good shrinking); a move that does
+  not apply is a no-op (``event``-counted), never an ``assume``.
+* **Gates.**  The moves that break an assumption of reference §8 run only
+  while no cut is outstanding, unless the column's ``Hazard`` unlocks them
+  (``stateful_tests.hazards``).  ``machine_for(design, hazard)`` builds the
+  class: one machine, parameterised, for every cell of the matrix.
+* **Checked after every step** (invariants): impl's shard set, per-shard
+  stats and newest-row scan equal the model's; for every outstanding cut, impl
+  membership of every PK equals the model's and every member was observed by
+  its arm (soundness: PK-level, what decides a missing row).
+* **At every arm:** impl's cut equals the model's field by field, and so do
+  the observation (row ids), observed PKs and rows.  **At every check:** the
+  same membership differential and soundness, plus tightness shortfalls
+  counted by reason.  **Two-phase reads** are compared row for row.
+* **Failures are typed.**  ``SoundnessViolation`` (an over-count: the
+  design's fault) and ``Disagreement`` (impl ≠ model: a bug in one of them)
+  both carry the numbered story, so a shrunk failure reads as a trace.
+* **Non-vacuity** (practice §1.6 "sometimes"): ``COUNTERS`` (per machine
+  class) counts the interesting situations that really happened before a
+  check — a cut inside a memtable, a flush / freeze / new shard / crash /
+  compaction between arm and check, a frozen tail published after the arm.
+  The matrix asserts the column's witness counter is non-zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hypothesis import HealthCheck, event, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    precondition,
+    rule,
+)
+
+from model import read as mread
+from model.designs import Capture, Design
+from model.events import step
+from model.invariants import tightness
+from model.state import TOMBSTONE, Config, State, Status
+from model.state import initial as model_initial
+from stateful_tests.backend import (
+    ArmView,
+    Backend,
+    ImplBackend,
+    describe_cut,
+    model_cut_key,
+    model_stats,
+)
+from stateful_tests.hazards import HAZARDS, Hazard
+
+SHARDS: tuple[str, ...] = ("s0", "s1", "s2")
+PKS: tuple[int, ...] = tuple(range(6))
+BASE: dict[int, str] = {pk: f"b{pk}" for pk in range(5)}
+MAX_LIVE = 3  # outstanding cuts at once (each is re-checked after every step)
+WRITE_KINDS = ("put", "delete", "publish", "freeze", "flush", "release", "compact")
+
+
+def route(pk: int) -> str:
+    """The fixed key → shard map (each key is written through one shard only)."""
+    return SHARDS[pk % len(SHARDS)]
+
+
+class Finding(AssertionError):
+    """A failure of the machine, with its story."""
+
+
+class SoundnessViolation(Finding):
+    """The check claimed a PK its arm never observed: a base row would vanish."""
+
+
+class Disagreement(Finding):
+    """impl and model answered differently: a bug in one of them."""
+
+
+BackendFactory = Callable[[Hazard], Backend]
+
+
+def impl_backend(h: Hazard) -> Backend:
+    return ImplBackend(
+        BASE,
+        visibility=h.visibility,
+        release=h.release,
+        max_memtable_batches=h.max_memtable_batches,
+    )
+
+
+@dataclass
+class Live:
+    """An outstanding cut: the arm's answers on both sides and what happened since."""
+
+    number: int
+    view: ArmView
+    obs: mread.Observation
+    cut: mread.Cut
+    since: set[str] = field(default_factory=set)
+
+
+class Harness:
+    """The machine's state and moves, without Hypothesis (``replay`` uses it directly)."""
+
+    def __init__(self, design: Design, hazard: Hazard, backend: BackendFactory) -> None:
+        self.design = design
+        self.hazard = hazard
+        self.capture = Capture(hazard.capture)
+        self.backend = backend(hazard)
+        config = Config(
+            lagged=hazard.lagged,
+            release_at_flush=hazard.release == "at_flush",
+            max_memtable_batches=hazard.max_memtable_batches,
+        )
+        self.state: State = model_initial(BASE, config)
+        self.story: list[str] = []
+        self.live: dict[int, Live] = {}
+        self.arms = 0
+        self.counters: Counter[str] = Counter()
+        self.undercounts = 0
+        self.noting = False  # the machine sets it; ``replay`` runs outside Hypothesis
+        self.context = ""  # "  ↳ between …: " while a window is open
+
+    # ----------------------------------------------------------------- story
+
+    def tell(self, line: str) -> None:
+        self.story.append(f"{len(self.story) + 1}. {self.context}{line}")
+        if self.noting:
+            note(self.story[-1])
+
+    def event(self, label: str) -> None:
+        if self.noting:
+            event(label)
+
+    def fail(self, kind: type[Finding], what: str) -> None:
+        raise kind("\n".join([*self.story, f"✗ {what}"]))
+
+    def _since(self, label: str) -> None:
+        for live in self.live.values():
+            live.since.add(label)
+
+    # ----------------------------------------------------------------- moves
+
+    def unlocked(self, gate: str, outstanding: bool) -> bool:
+        return gate in self.hazard.unlocks or not outstanding
+
+    def apply(self, kind: str, pk: int, *, outstanding: bool | None = None) -> bool:
+        """One move on backend and model; False when it does not apply (a no-op)."""
+        out = bool(self.live) if outstanding is None else outstanding
+        shard = route(pk)
+        s = self.state.shard(shard)
+        b, st_ = self.backend, self.state
+        n = len(self.story) + 1
+        if kind in ("put", "delete"):
+            if s is None and not self.unlocked("new_shard", out):
+                return False
+            if kind == "put":
+                rows = ((pk, f"v{n}"),)
+                b.put(shard, rows)
+                st_ = step(st_, "put", shard=shard, batch=rows)
+                text = f"put {shard} [{pk}→'v{n}']"
+                if self.hazard.publish_after_put:
+                    b.publish(shard)
+                    st_ = step(st_, "publish", shard=shard)
+                    text += " + publish"
+            else:
+                b.delete(shard, [pk])
+                st_ = step(st_, "delete", shard=shard, pks=(pk,))
+                text = f"delete {shard} [{pk}]"
+            if s is None:
+                text += f" (new shard {shard})"
+                self._since("new shard")
+            self._since("write")
+        elif kind == "publish":
+            if s is None or not self.hazard.lagged:
+                return False
+            tails = [
+                g for g in s.generations if g.status is Status.FROZEN and g.visible < g.committed
+            ]
+            b.publish(shard)
+            st_ = step(st_, "publish", shard=shard)
+            text = f"publish {shard}"
+            if tails:
+                text += " (frozen tail " + ", ".join(str(g.number) for g in tails) + ")"
+                self._since("frozen tail published")
+                if any(op is TOMBSTONE for g in tails for bt in g.batches[g.visible :]
+                       for _, op in bt):
+                    self._since("tombstone tail published")
+        elif kind == "freeze":
+            if s is None or not s.active.batches:
+                return False
+            invisible = s.active.visible < s.active.committed
+            if invisible and not self.unlocked("freeze_invisible", True):
+                return False
+            b.freeze(shard)
+            st_ = step(st_, "freeze", shard=shard)
+            text = f"freeze {shard} (gen {s.active.number}"
+            text += ", unpublished tail)" if invisible else ")"
+            self._since("freeze")
+        elif kind == "flush":
+            frozen = [g for g in s.generations if g.status is Status.FROZEN] if s else []
+            if not frozen:
+                return False
+            g = frozen[0]
+            b.flush(shard)
+            st_ = step(st_, "flush", shard=shard)
+            text = f"flush {shard} (gen {g.number})"
+            self._since("flush")
+            if g.visible < g.committed:
+                self._since("frozen tail published")
+            if self.hazard.release == "at_flush":
+                self._released(shard, g.number)
+        elif kind == "release":
+            held = [g.number for g in s.generations if g.status is Status.RETAINED] if s else []
+            if not held or not self.unlocked("release", out):
+                return False
+            b.release(shard)
+            st_ = step(st_, "release", shard=shard)
+            text = f"release {shard} (gen {', '.join(map(str, held))})"
+            for g_ in held:
+                self._released(shard, g_)
+        elif kind == "compact":
+            if not self.unlocked("compact", out):
+                return False
+            if not any(g.status in (Status.SSTABLE, Status.RETAINED)
+                       for _, sh in self.state.shards for g in sh.generations):
+                return False
+            b.compact()
+            st_ = step(st_, "compact", shard=None)
+            text = "compact"
+            self._since("compact")
+        elif kind == "crash":
+            if not self.unlocked("crash", out):
+                return False
+            b.crash_reopen()
+            st_ = step(st_, "crash", shard=None)
+            text = "crash + reopen"
+            self._since("crash")
+        else:  # pragma: no cover - the alphabet is closed
+            raise ValueError(kind)
+        self.state = st_
+        self.tell(text)
+        return True
+
+    def _released(self, shard: str, generation: int) -> None:
+        for live in self.live.values():
+            c = live.cut.get(shard)
+            if c is not None and c.active_generation == generation:
+                live.since.add("active generation released")
+
+    # ----------------------------------------------------------------- reads
+
+    def _arm_agrees(self, view: ArmView, obs: mread.Observation, cut: mread.Cut, what: str) -> None:
+        mkey = model_cut_key(self.design, cut)
+        if view.cut_key != mkey:
+            self.fail(Disagreement, f"{what}: impl cut {describe_cut(view.cut_key)} "
+                      f"≠ model cut {describe_cut(mkey)}")
+        ids = frozenset(tuple(i) for i in obs.ids)
+        if view.observed != ids:
+            self.fail(Disagreement, f"{what}: impl observed {sorted(view.observed ^ ids)} "
+                      "in the symmetric difference with the model's observation")
+        if view.observed_pks != obs.pks:
+            self.fail(Disagreement, f"{what}: observed PKs impl {sorted(view.observed_pks)} "
+                      f"≠ model {sorted(obs.pks)}")  # type: ignore[type-var]
+        rows = mread.newest(obs.seen)
+        if view.rows != rows:
+            self.fail(Disagreement, f"{what}: arm rows impl {view.rows} ≠ model {rows}")
+
+    def arm(self, write_pk: int | None = None) -> int:
+        """A read arm; under H1 a write may land between its scan and its capture."""
+        obs = mread.observe(self.state)
+        wrote: list[bool] = []
+        between = None
+        if write_pk is not None and "between_capture" in self.hazard.unlocks:
+
+            def between() -> None:
+                self.context = f"  ↳ between arm #{self.arms}'s scan and capture: "
+                try:
+                    wrote.append(self.apply("put", write_pk, outstanding=True))
+                finally:
+                    self.context = ""
+
+        self.arms += 1
+        number = self.arms
+        view = self.backend.arm(self.design.value, self.capture.value, between)
+        later = self.state if any(wrote) else None
+        cut = mread.capture(self.design, obs, self.capture, later)
+        if any(wrote):
+            self.counters["write between scan and capture"] += 1
+        if any(g.status is Status.ACTIVE and g.committed > g.visible
+               for _, s in obs.at.shards for g in s.generations):
+            self.counters["arm with committed > visible"] += 1
+        self.tell(f"read arm #{number} → cut {describe_cut(view.cut_key)}; "
+                  f"observed PKs {sorted(view.observed_pks)}")
+        self._arm_agrees(view, obs, cut, f"read arm #{number}")
+        self.live[number] = Live(number, view, obs, cut)
+        return number
+
+    def _members(self, live: Live, what: str) -> frozenset[int]:
+        """impl membership of every PK under ``live``'s cut, held to the model's."""
+        got = self.backend.check(PKS, live.view)
+        want = mread.membership(self.design, live.cut, self.state, PKS)
+        if got != want:
+            self.fail(Disagreement, f"{what}: impl members {sorted(got)} ≠ model members "
+                      f"{sorted(want)} under cut {describe_cut(live.view.cut_key)}")  # type: ignore[type-var]
+        return got
+
+    def _sound(self, live: Live, members: Iterable[int], what: str) -> None:
+        over = sorted(set(members) - live.view.observed_pks)
+        if over:
+            base = self.state.base_rows()
+            pk = over[0]
+            fate = (f"base row {pk}→{base[pk]!r} would vanish" if pk in base
+                    else "no base row today, but any base row for it would vanish")
+            self.counters["violation"] += 1
+            self.fail(SoundnessViolation,
+                      f"{what} under cut #{live.number} ({describe_cut(live.view.cut_key)}) "
+                      f"claims PK {pk}, arm #{live.number} never observed it: {fate}")
+
+    def check_all_live(self) -> None:
+        """Every outstanding cut: membership agrees with the model, and is sound."""
+        for live in list(self.live.values()):
+            what = f"after step {len(self.story)}, check"
+            self._sound(live, self._members(live, what), what)
+
+    def check(self, number: int, consume: bool) -> None:
+        """A supersession check of every PK under arm ``number``'s cut."""
+        live = self.live[number]
+        what = f"check #{number}"
+        members = self._members(live, what)
+        self.tell(f"check under cut #{number}{' (consumed)' if consume else ''} → members "
+                  f"{sorted(members)}")
+        self._sound(live, members, what)
+        self._witness(live)
+        for s in tightness(self.design, live.obs, live.cut, self.state):
+            self.event(f"under-count: {s.reason}")
+            self.counters[f"shortfall: {s.reason}"] += 1
+        base = self.state.base_rows()
+        if (live.view.observed_pks & set(base)) - members:
+            self.undercounts += 1
+            self.counters["under-count"] += 1
+        if consume:
+            del self.live[number]
+
+    def _witness(self, live: Live) -> None:
+        for label in live.since:
+            self.counters[f"{label} between arm and check"] += 1
+            if label in ("frozen tail published", "tombstone tail published"):
+                self.counters[f"{label} after the arm"] += 1
+        for sid, s in live.obs.at.shards:
+            now = self.state.shard(sid)
+            g = now.generation(s.active.number) if now is not None else None
+            if s.active.visible and g is not None and g.committed > s.active.visible:
+                self.counters["cut inside a memtable"] += 1
+                self.event("cut inside a memtable")
+                break
+        self.counters["check"] += 1
+
+    def two_phase(self, ops: Sequence[tuple[str, int]]) -> None:
+        """Arm → writes landing in between → base read → check → merge, both sides."""
+        obs = mread.observe(self.state)
+        cut = mread.capture(self.design, obs, self.capture)
+        self.arms += 1
+        number = self.arms
+        live = Live(number, obs=obs, cut=cut, view=None)  # type: ignore[arg-type]
+        self.tell(f"two-phase read #{number}: arm")
+        self.live[number] = live
+
+        def between() -> None:
+            self.context = f"  ↳ between two-phase arm #{number} and its check: "
+            try:
+                for kind, pk in ops:
+                    if self.apply(kind, pk, outstanding=True):
+                        self.counters["write between two-phase arm and check"] += 1
+            finally:
+                self.context = ""
+
+        try:
+            r = self.backend.two_phase(self.design.value, self.capture.value, between)
+        finally:
+            del self.live[number]
+        live.view = r.arm
+        self._arm_agrees(r.arm, obs, cut, f"two-phase read #{number}")
+        want = mread.two_phase(self.design, obs, cut, self.state)
+        sup = set(r.base) - set(want.base_kept)
+        self.tell(f"two-phase read #{number}: check → base rows dropped {sorted(r.superseded)}")
+        if r.superseded != sup:
+            self.fail(Disagreement, f"two-phase read #{number}: impl dropped base rows "
+                      f"{sorted(r.superseded)} ≠ model {sorted(sup)}")
+        rows = sorted([*want.fresh.items(), *want.base_kept.items()])
+        if sorted(r.rows) != rows:
+            self.fail(Disagreement, f"two-phase read #{number}: impl rows {sorted(r.rows)} "
+                      f"≠ model rows {rows}")
+        self._sound(live, r.superseded, f"two-phase read #{number}")
+        self._witness(live)
+        if want.duplicates:
+            self.undercounts += 1
+            self.counters["under-count"] += 1
+            self.event("two-phase duplicate (under-count)")
+
+    # ------------------------------------------------------------ invariants
+
+    def agree(self) -> None:
+        """impl's shards, stats and scan equal the model's."""
+        b = self.backend
+        ids = [sid for sid, _ in self.state.shards]
+        if b.shards() != ids:
+            self.fail(Disagreement, f"shards: impl {b.shards()} ≠ model {ids}")
+        for sid, s in self.state.shards:
+            got, want = b.stats(sid), model_stats(s)
+            if got != want:
+                self.fail(Disagreement, f"stats of {sid}: impl {got} ≠ model {want}")
+        got_rows, want_rows = b.scan(), mread.scan(self.state, with_base=True)
+        if got_rows != want_rows:
+            self.fail(Disagreement, f"scan: impl {got_rows} ≠ model {want_rows}")
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def replay(design: Design, hazard: Hazard, steps: Sequence[tuple[Any, ...]],
+           backend: BackendFactory = impl_backend) -> Harness:
+    """Run a committed story: ``("put", pk)``, ``("arm",)``, ``("check", arm, consume)``…
+
+    Invariants run after every step, as in the machine; a ``Finding`` propagates.
+    """
+    h = Harness(design, hazard, backend)
+    try:
+        for s in steps:
+            if s[0] == "arm":
+                h.arm(*s[1:])
+            elif s[0] == "check":
+                h.check(s[1], s[2])
+            elif s[0] == "two_phase":
+                h.two_phase(s[1])
+            else:
+                h.apply(s[0], s[1] if len(s) > 1 else 0)
+            h.agree()
+            h.check_all_live()
+        return h
+    finally:
+        h.close()
+
+
+# ---------------------------------------------------------------------------
+# The Hypothesis machine, one class per (design, hazard, backend).
+# ---------------------------------------------------------------------------
+
+pks = st.integers(min_value=0, max_value=len(PKS) - 1)
+shard_pks = st.integers(min_value=0, max_value=len(SHARDS) - 1)  # a PK standing for its shard
+
+
+class FreshTierMachine(RuleBasedStateMachine):
+    """Drives a backend and the model in lock step (see the module docstring)."""
+
+    design: ClassVar[Design] = Design.EXACT_CUT
+    hazard: ClassVar[Hazard] = HAZARDS["baseline"]
+    backend_factory: ClassVar[BackendFactory] = staticmethod(impl_backend)
+    #: aggregated over every test case of this class (non-vacuity, matrix report)
+    COUNTERS: ClassVar[Counter[str]]
+    first_failure: ClassVar[float | None]
+    last_failure_steps: ClassVar[int]
+
+    arms = Bundle("arms")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = Harness(self.design, self.hazard, self.backend_factory)
+        self.h.noting = True
+        self.steps = 0
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        self.steps += 1
+        try:
+            return fn()
+        except Finding:
+            cls = type(self)
+            if cls.first_failure is None:
+                cls.first_failure = time.perf_counter()
+            cls.last_failure_steps = len(self.h.story)
+            raise
+
+    # -------------------------------------------------------------- writes
+
+    @rule(pk=pks)
+    def put(self, pk: int) -> None:
+        if not self._run(lambda: self.h.apply("put", pk)):
+            event("no-op: put to a gated new shard")
+
+    @rule(pk=pks)
+    def delete(self, pk: int) -> None:
+        if not self._run(lambda: self.h.apply("delete", pk)):
+            event("no-op: delete to a gated new shard")
+
+    @precondition(lambda self: self.hazard.lagged and bool(self.h.state.shards))
+    @rule(shard=shard_pks)
+    def publish(self, shard: int) -> None:
+        self._run(lambda: self.h.apply("publish", shard))
+
+    @precondition(lambda self: bool(self.h.state.shards))
+    @rule(shard=shard_pks)
+    def freeze(self, shard: int) -> None:
+        self._run(lambda: self.h.apply("freeze", shard))
+
+    @precondition(lambda self: bool(self.h.state.shards))
+    @rule(shard=shard_pks)
+    def flush(self, shard: int) -> None:
+        self._run(lambda: self.h.apply("flush", shard))
+
+    @precondition(lambda self: self.hazard.release == "explicit" and bool(self.h.state.shards))
+    @rule(shard=shard_pks)
+    def release(self, shard: int) -> None:
+        self._run(lambda: self.h.apply("release", shard))
+
+    @precondition(lambda self: bool(self.h.state.shards))
+    @rule()
+    def compact(self) -> None:
+        self._run(lambda: self.h.apply("compact", 0))
+
+    @precondition(lambda self: bool(self.h.state.shards))
+    @rule()
+    def crash_and_reopen(self) -> None:
+        self._run(lambda: self.h.apply("crash", 0))
+
+    # --------------------------------------------------------------- reads
+
+    @precondition(lambda self: len(self.h.live) < MAX_LIVE)
+    @rule(target=arms, write_pk=st.none() | pks)
+    def read_arm(self, write_pk: int | None) -> int:
+        number: int = self._run(lambda: self.h.arm(write_pk))
+        return number
+
+    @rule(arm=consumes(arms))
+    def check_and_forget(self, arm: int) -> None:
+        self._run(lambda: self.h.check(arm, True))
+
+    @rule(arm=arms)
+    def check_and_keep(self, arm: int) -> None:
+        self._run(lambda: self.h.check(arm, False))
+
+    @rule(ops=st.lists(st.tuples(st.sampled_from(WRITE_KINDS), pks), max_size=3))
+    def two_phase_read(self, ops: list[tuple[str, int]]) -> None:
+        self._run(lambda: self.h.two_phase(ops))
+
+    # ---------------------------------------------------------- invariants
+
+    @invariant()
+    def impl_agrees_with_model(self) -> None:
+        self._run(self.h.agree)
+        self.steps -= 1
+
+    @invariant()
+    def every_outstanding_cut_is_sound(self) -> None:
+        self._run(self.h.check_all_live)
+        self.steps -= 1
+
+    def teardown(self) -> None:
+        type(self).COUNTERS.update(self.h.counters)
+        type(self).COUNTERS["steps"] += self.steps
+        type(self).COUNTERS["test cases"] += 1
+        self.h.close()
+
+
+def default_settings(**overrides: Any) -> settings:
+    """The active profile, with what every machine needs (no deadline: disk I/O)."""
+    return settings(
+        settings.default,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        **overrides,
+    )
+
+
+def machine_for(
+    design: Design | str,
+    hazard: Hazard | str = "baseline",
+    backend: BackendFactory = impl_backend,
+) -> type[FreshTierMachine]:
+    """The machine class of one matrix cell (fresh counters each call)."""
+    d = Design(design)
+    h = HAZARDS[hazard] if isinstance(hazard, str) else hazard
+    cls = type(
+        f"{d.value}__{h.name}",
+        (FreshTierMachine,),
+        {
+            "design": d,
+            "hazard": h,
+            "backend_factory": staticmethod(backend),
+            "COUNTERS": Counter(),
+            "first_failure": None,
+            "last_failure_steps": 0,
+        },
+    )
+    cls.TestCase.settings = default_settings()
+    return cls

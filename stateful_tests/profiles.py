@@ -1,0 +1,83 @@
+"""Hypothesis profiles for the state machines: ``dev``, ``ci``, ``nightly``.
+
+Selected by ``HYPOTHESIS_PROFILE``; when unset, ``CI=true`` selects ``ci`` and
+anything else ``dev``.  ``stateful_tests/conftest.py`` loads them, and so does
+``python -m asofcut matrix`` (``--profile``).
+
+Why each knob:
+
+* every profile: ``deadline=None`` (each step touches the disk, so timing is
+  noise) and no ``explain`` phase (on Python 3.11 it traces every line of a
+  replay; it costs more than generation and shrinking together and the
+  numbered story already says what happened);
+* ``ci``: derandomized (the same cells fail the same way on every run, so the
+  matrix meta-test is a stable gate), no example database, ``print_blob`` so a
+  CI failure can be replayed with ``@reproduce_failure``, bounded
+  ``max_examples`` × ``stateful_step_count`` to keep ``pytest stateful_tests``
+  under its 6-minute budget on 2 cores;
+* ``nightly``: long runs that remember failures — a directory database by
+  default, Redis when ``ASOFCUT_REDIS_URL`` is set (shared across runners).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+COMMON: dict[str, object] = {
+    "deadline": None,
+    "phases": PHASES,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
+    "report_multiple_bugs": False,
+}
+
+
+def nightly_database() -> ExampleDatabase:
+    """Redis when ``ASOFCUT_REDIS_URL`` is set (needs the ``redis`` package), else a directory."""
+    url = os.environ.get("ASOFCUT_REDIS_URL")
+    if url:
+        import redis  # type: ignore[import-not-found]
+        from hypothesis.extra.redis import RedisExampleDatabase
+
+        return RedisExampleDatabase(redis.Redis.from_url(url), key_prefix=b"asofcut:")
+    return DirectoryBasedExampleDatabase(".hypothesis/asofcut-nightly")
+
+
+def register() -> None:
+    """Register the three profiles (idempotent)."""
+    settings.register_profile("dev", max_examples=40, stateful_step_count=25, **COMMON)
+    settings.register_profile(
+        "ci",
+        max_examples=60,
+        stateful_step_count=25,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        **COMMON,
+    )
+    settings.register_profile(
+        "nightly",
+        max_examples=2000,
+        stateful_step_count=60,
+        database=nightly_database(),
+        **COMMON,
+    )
+
+
+def selected() -> str:
+    """The profile name: ``HYPOTHESIS_PROFILE``, else ``ci`` under ``CI=true``, else ``dev``."""
+    name = os.environ.get("HYPOTHESIS_PROFILE")
+    if name:
+        return name
+    return "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
+
+
+def load(name: str | None = None) -> str:
+    """Register and load ``name`` (default: ``selected()``); return the name loaded."""
+    register()
+    chosen = name or selected()
+    settings.load_profile(chosen)
+    return chosen
