@@ -37,28 +37,35 @@ def regions(text: str) -> dict[str, str]:
     return {m.group("name"): m.group("body") for m in _REGION.finditer(text)}
 
 
-def render(text: str, sections: Mapping[str, str]) -> str:
-    """``text`` with every region replaced by its producer's body."""
+def render(text: str, sections: Mapping[str, str], *, complete: bool = True) -> str:
+    """``text`` with every region in ``sections`` replaced by its producer's body.
+
+    With ``complete`` (what ``asofcut spec`` uses), a region that no producer
+    renders is an error too: a renamed producer must not leave a frozen copy.
+    """
     present = set(regions(text))
     missing = sorted(set(sections) - present)
     if missing:
         raise SpecError(f"SPEC.md has no region for: {', '.join(missing)}")
     orphans = sorted(present - set(sections))
-    if orphans:
+    if complete and orphans:
         raise SpecError(f"SPEC.md has regions no producer renders: {', '.join(orphans)}")
 
-    def body(name: str) -> str:
-        out = sections[name]
-        return out if out.endswith("\n") else out + "\n"
+    def body(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in sections:
+            return m.group(0)
+        out = sections[name] if sections[name].endswith("\n") else sections[name] + "\n"
+        return m.group(1) + out + m.group(4)
 
-    return _REGION.sub(lambda m: m.group(1) + body(m.group("name")) + m.group(4), text)
+    return _REGION.sub(body, text)
 
 
-def stale_regions(text: str, sections: Mapping[str, str]) -> list[str]:
-    """Names of regions whose body differs from what is rendered now."""
-    fresh = regions(render(text, sections))
+def stale_regions(text: str, sections: Mapping[str, str], *, complete: bool = True) -> list[str]:
+    """Names of regions in ``sections`` whose body differs from what is rendered now."""
+    fresh = regions(render(text, sections, complete=complete))
     now = regions(text)
-    return sorted(name for name in fresh if fresh[name] != now.get(name))
+    return sorted(name for name in sections if fresh[name] != now.get(name))
 
 
 def collect(producers: Mapping[str, Callable[[], str]]) -> dict[str, str]:

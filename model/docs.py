@@ -1,29 +1,20 @@
 """docs/SPEC.md's model-generated regions, rendered from the tables the code runs on.
 
 ``SECTIONS`` maps a region name to its producer; producers are pure (no I/O),
-so ``asofcut/specdoc.py`` can merge them with proofs/' producers.  Run
-``python -m model.docs`` to rewrite these regions, ``--check`` to fail (exit 1,
-naming the stale regions) when SPEC.md no longer matches the model.  Regions
-other producers own are left alone.
-
-The splice below repeats asofcut/specdoc.py's marker format in a few lines
-because model/ imports the standard library only.
+so ``asofcut spec`` can merge them with proofs/' producers and splice them
+into the document (``asofcut spec --check`` fails CI when SPEC.md no longer
+matches the model).
 """
 
 from __future__ import annotations
 
 import inspect
-import re
-import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from model import designs as d
 from model.designs import GENERATION_RULES, Capture, Design, Rel, Source
 from model.events import EVENTS
 from model.invariants import ASSUMPTIONS
-
-SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "SPEC.md"
 
 #: What each design's cut carries and what a shard absent from it means.
 DESIGN_NOTES: dict[Design, tuple[str, str, str]] = {
@@ -106,45 +97,3 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "designs": designs,
     "assumptions": assumptions,
 }
-
-
-def _region(name: str) -> re.Pattern[str]:
-    n = re.escape(name)
-    return re.compile(rf"(?s)<!-- BEGIN GENERATED: {n} -->\n(.*?)<!-- END GENERATED: {n} -->")
-
-
-def splice(text: str) -> tuple[str, list[str]]:
-    """``text`` with this module's regions re-rendered, and the names that changed."""
-    stale = []
-    for name, produce in SECTIONS.items():
-        match = _region(name).search(text)
-        if match is None:
-            raise KeyError(f"SPEC.md has no region {name!r}")
-        body = produce()
-        if match.group(1) != body:
-            stale.append(name)
-            text = text[: match.start(1)] + body + text[match.end(1) :]
-    return text, stale
-
-
-def check(path: Path = SPEC_PATH) -> list[str]:
-    """Names of this module's regions that are stale in ``path``."""
-    return splice(path.read_text(encoding="utf-8"))[1]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m model.docs [--check]``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    text, stale = splice(SPEC_PATH.read_text(encoding="utf-8"))
-    if "--check" in args:
-        if stale:
-            print("stale regions in docs/SPEC.md: " + ", ".join(stale), file=sys.stderr)
-            return 1
-        return 0
-    SPEC_PATH.write_text(text, encoding="utf-8")
-    print("rewrote: " + (", ".join(stale) or "nothing"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
