@@ -46,7 +46,6 @@ def test_impl_and_model_cuts_agree_under_every_variant() -> None:
     # (H2's as_of_cut over-counts at once: len() admits the unpublished put)
     cells = [("H1", d) for d in (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK)]
     for hazard, design in [*cells, ("H1", Design.EXACT_CUT), ("H2", Design.EXACT_CUT)]:
-        if True:
-            h = replay(design, HAZARDS[hazard], [("put", 1), ("arm", None)])
-            live = h.live[1]
-            assert live.view.cut_key == model_cut_key(design, live.cut)
+        h = replay(design, HAZARDS[hazard], [("put", 1), ("arm", None)])
+        live = h.live[1]
+        assert live.view.cut_key == model_cut_key(design, live.cut)
