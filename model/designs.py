@@ -25,6 +25,8 @@ exactly as the PR documents ("shard not in map → live").
 from __future__ import annotations
 
 import enum
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -239,45 +241,38 @@ class ShardCut:
         return dict(self.observed).get(generation, 0)
 
 
+def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
+    """Every predicate argument, named as the predicates name them."""
+    c = cut if cut is not None else ShardCut(0, 0)
+    return {
+        "in_cut": cut is not None,
+        "in_memory": row.in_memory,
+        "visible": row.visible,
+        "generation": row.generation,
+        "append_index": row.append_index,
+        "epoch": row.epoch,
+        "mapped": row.mapped,
+        "wal_position": row.wal_position,
+        "active_generation": c.active_generation,
+        "active_batch_count": c.active_batch_count,
+        "cut_epoch": c.epoch,
+        "observed_count": c.observed_count(row.generation),
+        "cut_wal_position": c.wal_position,
+    }
+
+
+#: design → its predicate; each takes the keyword arguments it names.
+PREDICATES: dict[Design, Callable[..., bool]] = {
+    Design.LIVE_TIER: admit_live_tier,
+    Design.WAL_POSITION_MAP: admit_wal_position_map,
+    Design.AS_OF_CUT: admit_as_of_cut,
+    Design.FRESH_TIER_WATERMARK: admit_fresh_tier_watermark,
+    Design.EXACT_CUT: admit_exact_cut,
+}
+
+
 def admits(design: Design, row: RowFacts, cut: ShardCut | None) -> bool:
     """Does ``design``'s check admit ``row`` under ``cut`` (None: shard absent)?"""
-    in_cut = cut is not None
-    c = cut if cut is not None else ShardCut(0, 0)
-    if design is Design.LIVE_TIER:
-        return admit_live_tier(in_memory=row.in_memory, visible=row.visible)
-    if design is Design.WAL_POSITION_MAP:
-        return admit_wal_position_map(
-            in_cut=in_cut,
-            in_memory=row.in_memory,
-            mapped=row.mapped,
-            wal_position=row.wal_position,
-            cut_wal_position=c.wal_position,
-        )
-    if design is Design.AS_OF_CUT:
-        return admit_as_of_cut(
-            in_cut=in_cut,
-            in_memory=row.in_memory,
-            generation=row.generation,
-            append_index=row.append_index,
-            active_generation=c.active_generation,
-            active_batch_count=c.active_batch_count,
-        )
-    if design is Design.FRESH_TIER_WATERMARK:
-        return admit_fresh_tier_watermark(
-            in_cut=in_cut,
-            in_memory=row.in_memory,
-            visible=row.visible,
-            generation=row.generation,
-            append_index=row.append_index,
-            active_generation=c.active_generation,
-            active_batch_count=c.active_batch_count,
-        )
-    if design is Design.EXACT_CUT:
-        return admit_exact_cut(
-            in_cut=in_cut,
-            epoch=row.epoch,
-            cut_epoch=c.epoch,
-            append_index=row.append_index,
-            observed_count=c.observed_count(row.generation),
-        )
-    raise ValueError(f"unknown design {design!r}")
+    predicate = PREDICATES[Design(design)]
+    wanted = inspect.signature(predicate).parameters
+    return predicate(**{k: v for k, v in _arguments(row, cut).items() if k in wanted})

@@ -28,15 +28,6 @@ DESIGN_NOTES: dict[Design, tuple[str, str, str]] = {
     Design.EXACT_CUT: ("writer epoch + batches read per generation", "excluded", "A1"),
 }  # fmt: skip
 
-PREDICATES: dict[Design, Callable[..., bool]] = {
-    Design.LIVE_TIER: d.admit_live_tier,
-    Design.WAL_POSITION_MAP: d.admit_wal_position_map,
-    Design.AS_OF_CUT: d.admit_as_of_cut,
-    Design.FRESH_TIER_WATERMARK: d.admit_fresh_tier_watermark,
-    Design.EXACT_CUT: d.admit_exact_cut,
-}
-
-
 def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
@@ -68,7 +59,7 @@ def designs() -> str:
         for rel in Rel
     ]
     per = [
-        [f"`{k.value}`", *DESIGN_NOTES[k][:2], _first_line(PREDICATES[k]), DESIGN_NOTES[k][2]]
+        [f"`{k.value}`", *DESIGN_NOTES[k][:2], _first_line(d.PREDICATES[k]), DESIGN_NOTES[k][2]]
         for k in Design
     ]
     variants = ", ".join(f"`{c.value}`" for c in Capture)
