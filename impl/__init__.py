@@ -2,7 +2,7 @@
 
 Rules of the package
 --------------------
-* Imports only the stdlib, pyarrow (and numpy, which pyarrow ships with);
+* Imports only the stdlib and pyarrow;
   **never** ``model`` (the oracle must stay independent of the code it judges;
   ``tests/test_impl_independence.py`` enforces it).
 * Behaviour follows ``docs/SEMANTICS.md`` exactly; vocabulary is DESIGN.md §1's.

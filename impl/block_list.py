@@ -21,10 +21,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from impl import arrays
 from impl.collector import MemSource, ShardSources, Sources, SstSource
 from impl.cut import AsOfCut, Cut, ExactCut, WalPositionCut
 from impl.errors import MalformedCutError
@@ -111,7 +111,7 @@ def _row_ids(shard: str, generation: int, ai: pa.Array, row: pa.Array) -> pa.Tab
     return pa.Table.from_arrays(
         [
             pa.array([shard] * n, pa.string()) if n else pa.array([], pa.string()),
-            pa.array(np.full(n, generation, np.int64)),
+            arrays.full(n, generation),
             ai.cast(pa.int64()),
             row.cast(pa.int64()),
         ],
@@ -179,7 +179,7 @@ def contains(sources: Sources, cut: Cut, design: str, probes: pa.Array) -> pa.Bo
     check_design(design)
     members = _admitted(sources, cut, design, with_row_ids=False)
     if not members or len(probes) == 0:
-        return pa.array(np.zeros(len(probes), dtype=bool))
+        return arrays.full(len(probes), False, pa.bool_())
     values = [gm.pks for gm in members]
     value_set = values[0] if len(values) == 1 else pa.concat_arrays(values)
     result = pc.is_in(probes, value_set=value_set)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pyarrow as pa
 
+from impl import arrays
 from impl.batch_store import BatchStore, StoredBatch
 from impl.schema import APPEND_INDEX, GENERATION, ROW
 
@@ -70,17 +70,14 @@ class MemTable:
             start = cache[0] if cache is not None else 0
             new = self.store.batches(count)[start:]
             pk_parts = [b.data.column(self.pk) for b in new]
-            sizes = np.fromiter((b.num_rows for b in new), dtype=np.int64, count=len(new))
-            ai = np.repeat(np.arange(start, start + len(new), dtype=np.int64), sizes)
-            starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-            rows = np.arange(int(sizes.sum()), dtype=np.int64) - starts
+            ai, rows = arrays.runs([b.num_rows for b in new], start)
             if cache is not None:
                 pk = pa.concat_arrays([cache[1], *pk_parts])
-                ai_arr = pa.concat_arrays([cache[2], pa.array(ai)])
-                row_arr = pa.concat_arrays([cache[3], pa.array(rows)])
+                ai_arr = pa.concat_arrays([cache[2], ai])
+                row_arr = pa.concat_arrays([cache[3], rows])
             else:
                 pk = pa.concat_arrays(pk_parts) if pk_parts else pa.array([], self._pk_type())
-                ai_arr, row_arr = pa.array(ai), pa.array(rows)
+                ai_arr, row_arr = ai, rows
             cache = (start + len(new), pk, ai_arr, row_arr)
             self._cache = cache
             return cache
@@ -116,6 +113,6 @@ class MemTable:
         table = pa.Table.from_batches([b.data for b in batches])
         ai, row = self.id_slice(0, len(batches))
         n = table.num_rows
-        table = table.append_column(GENERATION, pa.array(np.full(n, self.generation, np.int64)))
+        table = table.append_column(GENERATION, arrays.full(n, self.generation))
         table = table.append_column(APPEND_INDEX, ai)
         return table.append_column(ROW, row)

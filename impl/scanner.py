@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from impl import arrays
 from impl.block_list import GenMembership, contains, fresh_tier_block_list
 from impl.collector import ShardSources, Sources, collect
 from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, WalPositionCut
@@ -181,7 +181,7 @@ def _observation(shard: str, t: pa.Table) -> pa.Table:
 def _base_part(base: pa.Table, internal: pa.Schema) -> pa.Table:
     """The base as generation 0 rows, in the stored-row layout."""
     n = base.num_rows
-    zeros = pa.array(np.zeros(n, np.int64))
-    t = base.append_column(TOMBSTONE, pa.array(np.zeros(n, bool))).cast(internal)
+    zeros = arrays.full(n, 0)
+    t = base.append_column(TOMBSTONE, arrays.full(n, False, pa.bool_())).cast(internal)
     t = t.append_column(GENERATION, zeros).append_column(APPEND_INDEX, zeros)
-    return t.append_column(ROW, pa.array(np.arange(n, dtype=np.int64)))
+    return t.append_column(ROW, arrays.arange(n))
