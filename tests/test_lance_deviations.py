@@ -11,12 +11,16 @@ Two kinds of test live here, all marked ``lance`` (collected only by the dedicat
   compaction into base, membership, and the inferred shard-manifest layout.
 
 The expectation is ``LsmExpectation`` below, a dict-based ``base ⊕ sstables ⊕ frozen ⊕ active``
-with the freeze predicted from B. It lives here because ``model/`` has no fresh-tier state model
-yet (only ``model/designs.py``); once it does, these tests should use it instead.
+with the freeze predicted from B (written before ``model/state.py`` existed; the state machine
+over real Lance, ``stateful_tests/test_lance_machine.py``, uses the model itself).
+
+Every test is wrapped by ``lance_defect_xfails``: the 14.0.2 missing-``_pk_index`` defect
+(``SsTableIndexMissingError``, timing-dependent) becomes a runtime, non-strict xfail.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,14 +37,34 @@ lance = pytest.importorskip("lance")
 import pyarrow as pa  # noqa: E402
 from lance.mem_wal import CompactedSsTable  # noqa: E402
 
+from stateful_tests.lance_backend import xfail_reason  # noqa: E402
 from stateful_tests.lance_driver import (  # noqa: E402
     SCHEMA,
     DuplicatePkError,
     LanceMemWalDriver,
+    SsTableIndexMissingError,
     decode_shard_manifest,
 )
 
 pytestmark = pytest.mark.lance
+
+
+def lance_defect_xfails(test: Callable[..., None]) -> Callable[..., None]:
+    """Turn the 14.0.2 missing-``_pk_index`` defect into a runtime (non-strict) xfail.
+
+    Timing-dependent (CPU load), so never a pass and never a flaky failure; see the driver's
+    docstring and ``SsTableIndexMissingError``.
+    """
+
+    @functools.wraps(test)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            test(*args, **kwargs)
+        except SsTableIndexMissingError as err:
+            pytest.xfail(xfail_reason(err))
+
+    return wrapper
+
 
 Rows = dict[int, str | None]
 
@@ -224,6 +248,7 @@ def _random_ops(rng: random.Random, run: Run, steps: int, keys: int, ops: Sequen
     reason="14.0.2: writer.lsm_scanner() omits frozen, unflushed memtables (read-your-writes gap;"
     " a deleted base row is resurrected until the background flush lands)",
 )
+@lance_defect_xfails
 def test_frozen_memtable_visible_to_scan(runs: MakeRun) -> None:
     """Every acknowledged write must be visible to the writer's own scan, frozen or not.
 
@@ -248,6 +273,7 @@ def test_frozen_memtable_visible_to_scan(runs: MakeRun) -> None:
     reason="14.0.2: writer config defaults recorded by initialize_mem_wal(...) are ignored by "
     "mem_wal_writer() (hard-coded defaults apply instead)",
 )
+@lance_defect_xfails
 def test_init_writer_defaults_apply(tmp_path: Path) -> None:
     """A writer opened without max_memtable_batches must use the recorded default (1)."""
     path = str(tmp_path / "ds.lance")
@@ -287,6 +313,7 @@ def test_init_writer_defaults_apply(tmp_path: Path) -> None:
     reason="14.0.2: mark_sstables_as_compacted is not checked against the shard manifest "
     "(a watermark past every flushed generation is accepted)",
 )
+@lance_defect_xfails
 def test_compaction_marker_checked_against_manifest(runs: MakeRun) -> None:
     """Marking generation 5 compacted when only generation 1 was ever flushed must be refused."""
     run = runs(1, {0: "base0"})
@@ -318,6 +345,7 @@ def test_compaction_marker_checked_against_manifest(runs: MakeRun) -> None:
     reason="14.0.2: the same PK written through two shards comes back twice from the LSM scan "
     "(no cross-shard dedup; Lance requires one shard per key)",
 )
+@lance_defect_xfails
 def test_cross_shard_scan_dedups(runs: MakeRun) -> None:
     """One PK must appear at most once in a scan, whichever shards wrote it."""
     run = runs(1, {}, shards=2)
@@ -342,6 +370,7 @@ def test_cross_shard_scan_dedups(runs: MakeRun) -> None:
 
 
 @pytest.mark.parametrize("b", [1, 2, 3])
+@lance_defect_xfails
 def test_stats_generation_and_batch_count_exact(runs: MakeRun, b: int) -> None:
     """generation/batch_count are synchronous: exact after every write, no settle needed."""
     rng = random.Random(1000 + b)
@@ -356,6 +385,7 @@ def test_stats_generation_and_batch_count_exact(runs: MakeRun, b: int) -> None:
 
 
 @pytest.mark.parametrize("b", [1, 2, 3])
+@lance_defect_xfails
 def test_scan_equals_expectation_after_settle(runs: MakeRun, b: int) -> None:
     """After settle, the LSM scan is exactly base ⊕ SSTables ⊕ active (newest wins, tombstones)."""
     rng = random.Random(2000 + b)
@@ -371,6 +401,7 @@ def test_scan_equals_expectation_after_settle(runs: MakeRun, b: int) -> None:
 
 
 @pytest.mark.parametrize("b", [2, 3])
+@lance_defect_xfails
 def test_close_and_crash_lose_nothing(runs: MakeRun, b: int) -> None:
     """Durable writes survive close/reopen and crash/restart; old writers are fenced."""
     rng = random.Random(3000 + b)
@@ -386,6 +417,7 @@ def test_close_and_crash_lose_nothing(runs: MakeRun, b: int) -> None:
 
 
 @pytest.mark.parametrize("b", [1, 2])
+@lance_defect_xfails
 def test_compaction_equals_expected_base(runs: MakeRun, b: int) -> None:
     """Caller-side compaction (delete pass + upsert pass with the marker) yields the expected base,
     repeatedly (the watermark advances), and the LSM scan is unchanged by it."""
@@ -400,6 +432,7 @@ def test_compaction_equals_expected_base(runs: MakeRun, b: int) -> None:
         assert got == want, run.repro(f"scan after compact {got}, expected {want}")
 
 
+@lance_defect_xfails
 def test_stale_compaction_marker_rejected(runs: MakeRun) -> None:
     """The watermark must strictly increase: re-marking the compacted generation is refused."""
     run = runs(1, {0: "base0"})
@@ -416,6 +449,7 @@ def test_stale_compaction_marker_rejected(runs: MakeRun) -> None:
         stale.execute(pa.table({"id": [1], "val": ["again"]}, schema=SCHEMA))
 
 
+@lance_defect_xfails
 def test_manifest_decoder_matches_disk(runs: MakeRun) -> None:
     """The inferred shard-manifest layout agrees with the SSTable dirs and with the writer."""
     run = runs(2, {})
@@ -430,6 +464,7 @@ def test_manifest_decoder_matches_disk(runs: MakeRun) -> None:
         assert run.d.read_sstable(0, ref) == rows
 
 
+@lance_defect_xfails
 def test_put_rejects_keys_spanning_shards(runs: MakeRun) -> None:
     """The fixed key→shard map is enforced by the driver (Lance doesn't enforce it)."""
     run = runs(2, {}, shards=2)
