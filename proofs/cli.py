@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .encode import Bug
-from .obligations import HAZARDS
+from .obligations import HAZARDS, KMAX, K
 from .run import run_all
 
 TRACES_PATH = Path(__file__).resolve().parent / "traces.json"
@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {'detected' if det else 'MISSED  '} {name:21} {secs * 1000:7.1f} ms  "
               f"{Bug[name].value}  → {', '.join(failed[:2]) or '-'}")
     solve = sum(r.seconds for rs in rep.obligations.values() for r in rs)
-    print(f"\n{'OK' if rep.ok else 'FAILED'}: wall {rep.wall:.2f} s "
+    print(f"\nBounds: BMC depth K = {K} events (sound.bmc, tight.*, optimal[*], reach[*], "
+          f"the matrix); shortest counterexamples by iterative deepening k = 1..{KMAX} "
+          f"(needs.*); planted-bug runs: one query at depth {KMAX} per assumption drop.")
+    slow = sorted(rep.job_cpu.items(), key=lambda kv: -kv[1])[:6]
+    print("Slowest jobs (CPU): " + ", ".join(f"{j} {c:.2f} s" for j, c in slow))
+    print(f"{'OK' if rep.ok else 'FAILED'}: wall {rep.wall:.2f} s, CPU {rep.cpu:.2f} s "
           f"(obligation solve time {solve:.2f} s, {args.workers} workers)")
     if args.write_traces is not None:
         args.write_traces.write_text(traces_json())

@@ -37,11 +37,16 @@ def verdict_matrix() -> str:
     cols = ["none", *HAZARDS]
     rows = [[d, *[row[c] for c in cols]] for d, row in rep.matrix.items()]
     legend = "".join(
-        f"- **{h}** ({note}): drops {broken or '—'}"
-        + (f"; turns exclusion {gap} into a gap" if gap else "") + "\n"
-        for h, (broken, _, gap, note) in HAZARDS.items()
+        f"- **{h}** ({hz.note}): drops {hz.broken or '—'}"
+        + (" (arm-side manifest skew only; the check's SSTable list stays current)"
+           if hz.fresh_list else "")
+        + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "") + "\n"
+        for h, hz in HAZARDS.items()
     )
-    return _table(["design", *cols], rows) + "\n" + legend
+    words = (f"Each cell: `cex` = an over-count (missing row) within K = {K} events; "
+             f"`under-count` = no over-count, but an observed row the check misses "
+             f"outside the exclusions the column keeps; `proved` = both UNSAT at K = {K}.\n\n")
+    return words + _table(["design", *cols], rows) + "\n" + legend
 
 
 def counterexamples() -> str:

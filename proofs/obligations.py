@@ -25,10 +25,11 @@ Nothing here is hard-coded: every status printed is what the solver said.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import z3
 
@@ -105,8 +106,13 @@ class Result:
     trace: dict[str, Any] | None = None
 
 
+#: eliminate the frame equalities (``t.x == s.x``) before search: about a third
+#: faster than the default solver on these unrollings, same answers.
+_TACTIC = z3.Then("simplify", "propagate-values", "solve-eqs", "smt")
+
+
 def _solve(formula: z3.BoolRef) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float]:
-    s = z3.Solver()
+    s = _TACTIC.solver()
     s.set(timeout=20000)
     s.add(formula)
     t0 = time.perf_counter()
@@ -162,7 +168,12 @@ def bmc(v: Variant, asm: frozenset[str], goal: Goal, k: int, *, exact: bool = Fa
 def shortest(v: Variant, asm: frozenset[str], goal: Goal, kmax: int = KMAX,
              extra: Callable[[list[State], list[Step], Config], z3.BoolRef] | None = None,
              ) -> tuple[dict[str, Any] | None, float]:
-    """Iterative deepening: the first k with a witness gives a shortest trace."""
+    """Iterative deepening: the first k with a witness gives a shortest trace.
+
+    Each depth is a fresh query over the shared, cached step terms (an
+    incremental push/pop version measured the same on these depths, and was
+    slower on deep UNSAT queries, so the simple form stays).
+    """
     total = 0.0
     for k in range(1, kmax + 1):
         r, m, dt, states, steps, cfg = bmc(v, asm, goal, k, exact=True, extra=extra)
@@ -598,42 +609,81 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
 # Verdict matrix
 # --------------------------------------------------------------------------
 
-#: hazard → (assumption it breaks, pinned capture, exclusion it turns into a gap, note)
-HAZARDS: dict[str, tuple[str | None, Capture | None, str | None, str]] = {
-    "H1": ("A1", Capture.AFTER_SCAN, None, "N re-read after the scan"),
-    "H2": ("A1", Capture.LEN, None, "N = batch_store.len()"),
-    "H3": ("A2", None, None, "frozen tail invisible at the arm"),
-    "H4": ("A5", None, "H4", "cut's generation flushed and released"),
-    "H5": ("A3-sstables", None, "H5b", "SSTable set differs / compaction"),
-    "H6": ("A3-shards", None, None, "shard absent from the cut"),
-    "H7": ("A4", None, "epoch", "crash/replay renumbers"),
-    "H13": ("A2", None, None, "tombstone in an invisible frozen tail (rows = tombstones)"),
+class Hazard(NamedTuple):
+    """One column of the verdict matrix: the baseline with one thing lifted."""
+
+    broken: str | None  # the assumption the column drops
+    cap: Capture | None  # the arm's capture, pinned
+    gap: str | None  # the tightness exclusion the column turns into a gap
+    note: str
+    fresh_list: bool = False  # the check's SSTable list is current (no stale list)
+
+
+#: hazard → what the column lifts.  H5 is split (reference §8 H5a/H5b):
+#: H5a is the arm-side manifest skew only (the check's list stays current, so
+#: the stale-list half of ``A3-sstables`` stays assumed); H5b is compaction
+#: between arm and check with a consistent arm snapshot (every assumption held,
+#: the ``H5b`` exclusion lifted), the state machine's H5 column.
+HAZARDS: dict[str, Hazard] = {
+    "H1": Hazard("A1", Capture.AFTER_SCAN, None, "N re-read after the scan"),
+    "H2": Hazard("A1", Capture.LEN, None, "N = batch_store.len()"),
+    "H3": Hazard("A2", None, None, "frozen tail invisible at the arm"),
+    "H4": Hazard("A5", None, "H4", "cut's generation flushed and released"),
+    "H5a": Hazard("A3-sstables", None, None,
+                  "arm reads the manifest before its memtable refs", fresh_list=True),
+    "H5b": Hazard(None, None, "H5b", "compaction between arm and check, consistent arm"),
+    "H6": Hazard("A3-shards", None, None, "shard absent from the cut"),
+    "H7": Hazard("A4", None, "epoch", "crash/replay renumbers"),
+    "H13": Hazard("A2", None, None, "tombstone in an invisible frozen tail (rows = tombstones)"),
 }
 DESIGNS = tuple(Design)
 
+#: the matrix's words
+PROVED, CEX, UNDER = "proved", "cex", "under-count"
+
+
+def _verdict_extra(cap: Capture | None, fresh_list: bool,
+                   ) -> Callable[[list[State], list[Step], Config], z3.BoolRef]:
+    def extra(states: list[State], steps: list[Step], cfg: Config) -> z3.BoolRef:
+        parts = [_pin_cap(cap)(states, steps, cfg)]
+        if fresh_list:
+            parts.append(z3.Not(cfg.stale))
+        return z3.And(parts)
+
+    return extra
+
+
+@functools.cache
+def _verdict_query(v: Variant, base: frozenset[str], cap: Capture | None, fresh_list: bool,
+                   excl: tuple[str, ...]) -> tuple[str, float]:
+    """One cell's two bounded queries (cached: H3 and H13 are the same query)."""
+    extra = _verdict_extra(cap, fresh_list)
+    r, _, t1, *_ = bmc(v, base, over_count, K, extra=extra)
+    if r == z3.sat:
+        return CEX, t1
+    r2, _, t2, *_ = bmc(v, base, under_count_except(excl), K, extra=extra)
+    if r2 == z3.sat:
+        return UNDER, t1 + t2
+    if r == z3.unsat and r2 == z3.unsat:
+        return PROVED, t1 + t2
+    return "unknown", t1 + t2
+
 
 def verdict(v: Variant, hazard: str | None) -> tuple[str, float]:
-    """Solver-computed verdict of one design under one hazard (None: baseline)."""
+    """Solver-computed verdict of one design under one hazard (None: baseline).
+
+    ``cex``: an over-count (a missing row) within ``K`` events; else
+    ``under-count``: an observed, present row the check misses outside the
+    exclusions the column keeps; else ``proved`` (both UNSAT at depth ``K``).
+    """
     base = ALL - {"A5"}
-    cap: Capture | None = None
-    excl = ["H4", "H5b", "epoch"]
-    if hazard is not None:
-        broken, cap, gap, _ = HAZARDS[hazard]
-        if broken is not None:
-            base = base - {broken}
-        if gap is not None:
-            excl.remove(gap)
+    h = Hazard(None, None, None, "baseline") if hazard is None else HAZARDS[hazard]
+    excl = [e for e in ("H4", "H5b", "epoch") if e != h.gap]
+    if h.broken is not None:
+        base = base - {h.broken}
     if v.design is Design.EXACT_CUT:
         base = base - {"A1"}  # the exact cut records its own counts
-    r, _, t1, *_ = bmc(v, base, over_count, K, extra=_pin_cap(cap))
-    if r == z3.sat:
-        return "counterexample", t1
-    r2, _, t2, *_ = bmc(v, base, under_count_except(tuple(excl)), K, extra=_pin_cap(cap))
-    if r2 == z3.sat:
-        return "under-count", t1 + t2
-    if r == z3.unsat and r2 == z3.unsat:
-        return "proved", t1 + t2
-    return "unknown", t1 + t2
+    return _verdict_query(v, base, h.cap, h.fresh_list, tuple(excl))
 
 
 def verdict_matrix() -> tuple[dict[str, dict[str, str]], float]:

@@ -8,8 +8,9 @@ import pytest
 
 from model.designs import Design
 from proofs import obligations as ob
-from proofs.cli import TRACES_PATH
+from proofs.cli import TRACES_PATH, traces_json
 from proofs.encode import Bug, Variant
+from proofs.run import run_all
 
 
 @pytest.mark.parametrize("design", ob.SOUND, ids=lambda d: d.value)
@@ -46,3 +47,32 @@ def test_committed_traces_are_well_formed() -> None:
         assert t["events"][-1]["op"] == "check"
         assert [e["n"] for e in t["events"]] == list(range(1, len(t["events"]) + 1))
         assert t["outcome"] in ("missing_row", "duplicate")
+
+
+def test_committed_traces_are_current() -> None:
+    """proofs/traces.json is exactly what a fresh run writes (it cannot go stale)."""
+    assert json.loads(TRACES_PATH.read_text()) == json.loads(traces_json()), (
+        "stale: run `python -m asofcut prove --write-traces`")
+
+
+def test_matrix_shape_and_vocabulary() -> None:
+    """design → hazard → proved | cex | under-count, columns as the cross-check expects."""
+    matrix = run_all().matrix
+    assert list(matrix) == [d.value for d in Design]
+    cols = ["none", "H1", "H2", "H3", "H4", "H5a", "H5b", "H6", "H7", "H13"]
+    for row in matrix.values():
+        assert list(row) == cols
+        assert set(row.values()) <= {"proved", "cex", "under-count"}
+
+
+def test_h5_split() -> None:
+    """H5a (manifest skew at the arm) over-counts the as-of designs; the exact cut
+    records what its arm read.  H5b (compaction between arm and check, consistent
+    arm snapshot) is an under-count for every sound design, as in the model."""
+    matrix = run_all().matrix
+    for d in ob.SOUND:
+        assert matrix[d.value]["none"] == "proved"
+        assert matrix[d.value]["H5b"] == "under-count"
+    assert matrix["as_of_cut"]["H5a"] == "cex"
+    assert matrix["fresh_tier_watermark"]["H5a"] == "cex"
+    assert matrix["exact_cut"]["H5a"] == "proved"
