@@ -26,6 +26,7 @@ Freeze is predicted by the model from ``max_memtable_batches`` (``lance_backend.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -35,6 +36,7 @@ import pytest
 os.environ.setdefault("LANCE_LOG", "lance=off")
 pytest.importorskip("lance")  # safety net: the ``lance`` marker + tox env select this module
 
+from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule  # noqa: E402
 
 from model import read as mread  # noqa: E402
@@ -149,7 +151,69 @@ class LanceHarness(Harness):
             got_rows, want_rows = b.scan(), mread.scan(self.state, with_base=True)
             if got_rows != want_rows:
                 mode = "strict (no settle)" if self.frozen_in_model() else "settled"
-                self.fail(Disagreement, f"{mode} scan: lance {got_rows} ≠ model {want_rows}")
+                what = f"{mode} scan: lance {got_rows} ≠ model {want_rows}"
+                if mode == "settled":
+                    self.classify_settled_mismatch(got_rows, want_rows, what)
+                self.fail(Disagreement, what)
+
+    def classify_settled_mismatch(
+        self, got: dict[int, str], want: dict[int, str], what: str
+    ) -> None:
+        """Tell the 14.0.2 "flushed tombstone does not mask base" defect from a real finding.
+
+        Rescans after 50/200/1000 ms: a mismatch that clears would mean settle waited for the
+        wrong thing (it never has, see the module docstring); one that persists is raised as
+        :class:`TombstoneNotMasked` only if EVERY differing key is a base row the model deleted
+        whose owning shard's manifest SSTables, read from disk, end in a tombstone for it.
+        Anything else returns, and the caller fails with ``Disagreement`` as usual.
+        """
+        waited = 0
+        for ms in RESCAN_MS:
+            time.sleep((ms - waited) / 1000)
+            waited = ms
+            got = self.lance.scan()
+            if got == want:
+                self.fail(Disagreement, f"{what} (cleared on a rescan after {ms} ms: settle "
+                          "returned too early)")  # fmt: skip
+        driver = self.lance.driver
+        bases = [driver.base(), BASE]
+        keys = sorted(set(got) ^ set(want) | {k for k in set(got) & set(want) if got[k] != want[k]})
+        for key in keys:
+            if key in want or key not in got or all(got[key] != base.get(key) for base in bases):
+                return  # not a resurrected base row: a real disagreement
+            shard = driver.shard_index(key)
+            newest: tuple[int, str | None] | None = None
+            for ref in driver.sstables(shard):
+                rows = driver.read_sstable(shard, ref)
+                if key in rows:
+                    newest = (ref.generation, rows[key])
+            if newest is None or newest[1] is not None:
+                return  # no flushed tombstone to blame
+        gens = {k: driver.shard_index(k) for k in keys}
+        raise TombstoneNotMasked(
+            "\n".join(self.story)
+            + f"\n✗ {what}\n↳ persists after rescans at {'/'.join(map(str, RESCAN_MS))} ms; "
+            "base rows "
+            f"{[(k, got[k]) for k in keys]} are tombstoned in their shard's flushed SSTables "
+            f"(read from disk; shard index per key {gens}) yet the LSM scan returns them"
+        )
+
+
+RESCAN_MS: tuple[int, ...] = (50, 200, 1000)
+"""When a settled scan disagrees, rescan after these delays (cumulative ms) before judging."""
+
+
+class TombstoneNotMasked(Exception):  # noqa: N818 - a Lance defect, reported as xfail
+    """pylance 14.0.2: a tombstone flushed to an SSTable does not mask the base row it deletes.
+
+    Persistent (rescans and a fresh ``LsmScanner.from_snapshots`` over the same SSTables agree
+    with the wrong answer), yet not reproducible on replay of the same story, hence detected in
+    the step (``LanceHarness.classify_settled_mismatch``) and turned into a runtime xfail.
+    """
+
+
+def tombstone_xfail_reason(err: BaseException) -> str:
+    return f"pylance 14.0.2: flushed SSTable tombstone did not mask the base row:\n{err}"
 
 
 class LanceDefect(BaseException):  # noqa: N818 - a signal, not an error of the harness
@@ -191,6 +255,9 @@ class LanceMachine(FreshTierMachine):
         except SsTableIndexMissingError as err:
             self.h.close()
             raise LanceDefect(xfail_reason(err)) from err
+        except TombstoneNotMasked as err:
+            self.h.close()
+            raise LanceDefect(tombstone_xfail_reason(err)) from err
 
     @rule()
     def settle(self) -> None:
@@ -240,6 +307,23 @@ def lance_machine(b: int, *, strict: bool = False, **overrides: Any) -> type[Lan
 SETTLED = {b: lance_machine(b, max_examples=EXAMPLES, stateful_step_count=STEPS) for b in (1, 2, 3)}
 
 
+def _find_defect(err: BaseException) -> LanceDefect | None:
+    """The ``LanceDefect`` somewhere in ``err``'s cause/context chain or exception group."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, LanceDefect):
+            return e
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+    return None
+
+
 @pytest.mark.parametrize("b", sorted(SETTLED))
 def test_lance_machine_settled(b: int) -> None:
     """Settled mode is green on real Lance, and not vacuously (freezes, flushes, crashes ran)."""
@@ -247,6 +331,13 @@ def test_lance_machine_settled(b: int) -> None:
     try:
         cls.TestCase().runTest()
     except LanceDefect as defect:
+        pytest.xfail(str(defect))
+    except (FlakyStrategyDefinition, FlakyFailure) as err:
+        # Hypothesis may wrap the defect when its replay (timing-dependent) draws differently;
+        # xfail only if a LanceDefect is really in the exception chain, else it is a finding.
+        defect = _find_defect(err)
+        if defect is None:
+            raise
         pytest.xfail(str(defect))
     c = cls.COUNTERS
     assert c["test cases"] >= EXAMPLES, c
@@ -285,6 +376,8 @@ def replay_lance(steps: Sequence[tuple[str, int]], b: int, *, strict: bool) -> L
         return h
     except SsTableIndexMissingError as err:
         pytest.xfail(xfail_reason(err))
+    except TombstoneNotMasked as err:
+        pytest.xfail(tombstone_xfail_reason(err))
     finally:
         h.close()
 
