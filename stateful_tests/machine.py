@@ -43,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
@@ -376,6 +376,33 @@ class Harness:
                 break
         self.counters["check"] += 1
 
+    def window(self, anchor: int, before: Sequence[tuple[str, int]],
+               after: Sequence[tuple[str, int]], write: int | None) -> int:
+        """The hazard macro: moves → read arm → moves while it is outstanding → check.
+
+        Every PK is ``(anchor + offset) % 6``, so offsets 0 and 3 stay on the
+        anchor's shard (the moves cohere; the shrinker drives offsets to 0).
+        The checks are not thinned: the invariants run after every sub-move
+        exactly as after a rule.  Returns the number of events told.
+        """
+        told = len(self.story)
+
+        def moves(ops: Sequence[tuple[str, int]], counter: str | None) -> None:
+            for kind, off in ops:
+                if self.apply(kind, (anchor + off) % len(PKS)):
+                    if counter:
+                        self.counters[counter] += 1
+                    self.agree()
+                    self.check_all_live()
+
+        moves(before, None)
+        number = self.arm(None if write is None else (anchor + write) % len(PKS))
+        self.agree()
+        self.check_all_live()
+        moves(after, "move between window arm and check")
+        self.check(number, True)
+        return len(self.story) - told
+
     def two_phase(self, ops: Sequence[tuple[str, int]]) -> None:
         """Arm → writes landing in between → base read → check → merge, both sides."""
         obs = mread.observe(self.state)
@@ -479,13 +506,14 @@ class FreshTierMachine(RuleBasedStateMachine):
     #: aggregated over every test case of this class (non-vacuity, matrix report)
     COUNTERS: ClassVar[Counter[str]]
     first_failure: ClassVar[float | None]
+    first_failure_case: ClassVar[int]  # how many test cases it took to find the first failure
     last_failure_steps: ClassVar[int]
 
     arms = Bundle("arms")
 
     def __init__(self) -> None:
         super().__init__()
-        self.h = Harness(self.design, self.hazard, self.backend_factory)
+        self.h = Harness(self.design, self.hazard, type(self).backend_factory)
         self.h.noting = True
         self.steps = 0
 
@@ -497,6 +525,7 @@ class FreshTierMachine(RuleBasedStateMachine):
             cls = type(self)
             if cls.first_failure is None:
                 cls.first_failure = time.perf_counter()
+                cls.first_failure_case = cls.COUNTERS["test cases"] + 1
             cls.last_failure_steps = len(self.h.story)
             raise
 
@@ -581,6 +610,55 @@ class FreshTierMachine(RuleBasedStateMachine):
         self.h.close()
 
 
+HAZARD_WEIGHT = 3  # each move of the column's scenario appears this many times more
+WINDOW_COPIES = 2  # the macro is listed this many times among the rules (its frequency)
+#: offsets from the window's anchor PK: 0 and 3 keep the anchor's shard (2 in 3 picks)
+OFFSETS = st.one_of(st.sampled_from((0, 3)), st.integers(min_value=0, max_value=len(PKS) - 1))
+#: per-column settings on top of the profile: the columns whose violation needs a
+#: 4-6 move pattern on one shard (H3, H7, H13) or a write inside the arm (H1) get
+#: this many times the profile's test cases (ci: 60 → 210); a violating cell stops
+#: at its first failure, so only the passing cells of these columns pay it all
+COLUMN_EXAMPLES: dict[str, float] = {h: 3.5 for h in ("H1", "H3", "H7", "H13")}
+
+
+def alphabets(h: Hazard) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Column ``h``'s window alphabets (before the arm, after it).
+
+    Baseline writes, plus the kinds of move in the column's hand-written
+    scenario (``Hazard.scenario``: its events before and after the arm), each
+    ``HAZARD_WEIGHT`` times: the search leans toward the moves the hazard is
+    about, in random order and with random PKs.  Only kinds are borrowed; the
+    gates still decide, move by move, what may run while a cut is outstanding.
+    """
+    before = ["put", "delete", "freeze", "flush"]
+    after = ["put", "delete"]
+    if h.lagged:
+        before.append("publish")
+        after.append("publish")
+    if h.release == "explicit":
+        before.append("release")
+    before += list(dict.fromkeys(kind for kind, _ in h.scenario.before)) * HAZARD_WEIGHT
+    after += list(dict.fromkeys(kind for kind, _ in h.scenario.after)) * HAZARD_WEIGHT
+    return tuple(before), tuple(after)
+
+
+def _window_rule(kinds: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[..., None]:
+    """A hazard-window rule over ``kinds`` (random kinds and offsets, state-independent)."""
+    op_before = st.tuples(st.sampled_from(kinds[0]), OFFSETS)
+    op_after = st.tuples(st.sampled_from(kinds[1]), OFFSETS)
+
+    @precondition(lambda self: len(self.h.live) < MAX_LIVE)
+    @rule(anchor=pks, before=st.lists(op_before, max_size=4),
+          after=st.lists(op_after, max_size=3),
+          write=st.none() | OFFSETS)
+    def hazard_window(self: FreshTierMachine, anchor: int, before: list[tuple[str, int]],
+                      after: list[tuple[str, int]], write: int | None) -> None:
+        told: int = self._run(lambda: self.h.window(anchor, before, after, write))
+        self.steps += told - 1  # one step per event, as for the single-move rules
+
+    return hazard_window
+
+
 def default_settings(**overrides: Any) -> settings:
     """The active profile, with what every machine needs (no deadline: disk I/O)."""
     return settings(
@@ -599,17 +677,20 @@ def machine_for(
     """The machine class of one matrix cell (fresh counters each call)."""
     d = Design(design)
     h = HAZARDS[hazard] if isinstance(hazard, str) else hazard
-    cls = type(
-        f"{d.value}__{h.name}",
-        (FreshTierMachine,),
-        {
-            "design": d,
-            "hazard": h,
-            "backend_factory": staticmethod(backend),
-            "COUNTERS": Counter(),
-            "first_failure": None,
-            "last_failure_steps": 0,
-        },
-    )
-    cls.TestCase.settings = default_settings()
+    namespace: dict[str, Any] = {
+        "design": d,
+        "hazard": h,
+        "backend_factory": staticmethod(backend),
+        "COUNTERS": Counter(),
+        "first_failure": None,
+        "first_failure_case": 0,
+        "last_failure_steps": 0,
+    }
+    for i in range(WINDOW_COPIES):
+        namespace[f"hazard_window_{i}"] = _window_rule(alphabets(h))
+    cls = cast(type[FreshTierMachine],
+               type(f"{d.value}__{h.name}", (FreshTierMachine,), namespace))
+    factor = COLUMN_EXAMPLES.get(h.name, 1.0)
+    cls.TestCase.settings = default_settings(
+        max_examples=round(settings().max_examples * factor))
     return cls

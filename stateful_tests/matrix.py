@@ -53,6 +53,7 @@ class Cell:
     undercounts: int = 0
     counters: Counter[str] = field(default_factory=Counter)
     message: str = ""
+    cases_to_failure: int = 0  # test cases run up to and including the first failing one
 
     @property
     def label(self) -> str:
@@ -90,7 +91,7 @@ def run_cell(
         verdict = "under-count"
     first = cls.first_failure - start if cls.first_failure is not None else None
     return Cell(design, hazard, verdict, cls.last_failure_steps, first, total, k,
-                Counter(cls.COUNTERS), message)
+                Counter(cls.COUNTERS), message, cls.first_failure_case)
 
 
 def witness_ok(cell: Cell) -> bool:

@@ -27,12 +27,13 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-COMMON: dict[str, object] = {
-    "deadline": None,
-    "phases": PHASES,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
-    "report_multiple_bugs": False,
-}
+#: what every profile shares, as a parent ``settings`` (typed, unlike a ``**kwargs`` dict)
+COMMON = settings(
+    deadline=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    report_multiple_bugs=False,
+)
 
 
 def nightly_database() -> ExampleDatabase:
@@ -48,22 +49,22 @@ def nightly_database() -> ExampleDatabase:
 
 def register() -> None:
     """Register the three profiles (idempotent)."""
-    settings.register_profile("dev", max_examples=40, stateful_step_count=25, **COMMON)
+    settings.register_profile("dev", COMMON, max_examples=40, stateful_step_count=25)
     settings.register_profile(
         "ci",
+        COMMON,
         max_examples=60,
         stateful_step_count=25,
         derandomize=True,
         database=None,
         print_blob=True,
-        **COMMON,
     )
     settings.register_profile(
         "nightly",
+        COMMON,
         max_examples=2000,
         stateful_step_count=60,
         database=nightly_database(),
-        **COMMON,
     )
 
 
