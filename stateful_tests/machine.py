@@ -19,6 +19,15 @@ Design (DESIGN.md §6; reference practice §2):
   while no cut is outstanding, unless the column's ``Hazard`` unlocks them
   (``stateful_tests.hazards``).  ``machine_for(design, hazard)`` builds the
   class: one machine, parameterised, for every cell of the matrix.
+* **Hazard window** (``hazard_window_*`` rules, built by ``machine_for``): a
+  macro "moves → read arm → moves while the cut is outstanding → check",
+  with random kinds and PKs.  Its alphabets are the baseline writes plus the
+  kinds of move in the column's scenario, weighted ``HAZARD_WEIGHT``×
+  (``alphabets``); PKs are offsets from a random anchor, two in three on the
+  anchor's shard, so the moves cohere.  It adds frequency, never a check:
+  gates still apply move by move and the invariants run after each sub-move.
+  Columns whose violation needs a longer pattern get ``COLUMN_EXAMPLES``×
+  the profile's test cases.
 * **Checked after every step** (invariants): impl's shard set, per-shard
   stats and newest-row scan equal the model's; for every outstanding cut, impl
   membership of every PK equals the model's and every member was observed by

@@ -14,7 +14,8 @@ Why each knob:
   matrix meta-test is a stable gate), no example database, ``print_blob`` so a
   CI failure can be replayed with ``@reproduce_failure``, bounded
   ``max_examples`` × ``stateful_step_count`` to keep ``pytest stateful_tests``
-  under its 6-minute budget on 2 cores;
+  under its 5-minute budget on 2 cores (columns H1/H3/H7/H13 get 3.5× the
+  test cases, ``machine.COLUMN_EXAMPLES``);
 * ``nightly``: long runs that remember failures — a directory database by
   default, Redis when ``ASOFCUT_REDIS_URL`` is set (shared across runners).
 """
