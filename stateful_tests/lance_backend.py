@@ -37,12 +37,17 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from model.state import Config
 from stateful_tests.backend import ArmView, CutKey, ShardView, TwoPhaseView, scratch_dir
-from stateful_tests.lance_driver import LanceMemWalDriver
+from stateful_tests.lance_driver import (
+    LanceMemWalDriver,
+    SsTableIndexMissingError,
+    TombstoneNotMaskedError,
+)
 
 SHARD_NAMES: tuple[str, ...] = ("s0", "s1", "s2")
 
@@ -199,3 +204,60 @@ def xfail_reason(err: BaseException) -> str:
         f"pylance 14.0.2 committed SSTable gen {gen} without _pk_index (missing: {missing}); "
         "known Lance defect under CPU load, see lance_driver docstring"
     )
+
+
+LANCE_DEFECTS: tuple[type[Exception], ...] = (SsTableIndexMissingError, TombstoneNotMaskedError)
+"""The two nondeterministic pylance 14.0.2 defects (lance_driver docstring), numbered (1), (2)."""
+
+
+def tombstone_xfail_reason(err: BaseException) -> str:
+    """The runtime-xfail text for defect (2), ``TombstoneNotMaskedError`` (story + evidence)."""
+    story = getattr(err, "story", "")
+    return (
+        "pylance 14.0.2: flushed SSTable tombstone did not mask the base row: "
+        "known Lance defect (2), see lance_driver docstring\n"
+        + (f"{story}\n" if story else "(no numbered steps yet)\n")
+        + f"✗ {err}"
+    )
+
+
+def find_lance_defect(err: BaseException) -> BaseException | None:
+    """The first of :data:`LANCE_DEFECTS` in ``err``'s cause/context chain or exception groups
+    (Hypothesis wraps failures in ``Flaky*`` groups), else ``None``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, LANCE_DEFECTS):
+            return e
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+    return None
+
+
+def defect_reason(err: BaseException) -> str:
+    """The numbered xfail text for one of :data:`LANCE_DEFECTS`."""
+    if isinstance(err, TombstoneNotMaskedError):
+        return tombstone_xfail_reason(err)
+    story = getattr(err, "story", "")
+    return "(1) " + xfail_reason(err) + (f"\n{story}" if story else "")
+
+
+@contextmanager
+def lance_defect_xfail() -> Iterator[None]:
+    """Turn :data:`LANCE_DEFECTS` -- and only those, found anywhere in the exception chain --
+    into a runtime, non-strict ``pytest.xfail`` with the numbered story. Everything else
+    (including ``ScanClearedOnRescanError``: our bug) propagates unchanged."""
+    import pytest  # test-only dependency, kept out of import time
+
+    try:
+        yield
+    except BaseException as err:
+        defect = find_lance_defect(err)
+        if defect is None:
+            raise
+        pytest.xfail(defect_reason(defect))
