@@ -44,6 +44,7 @@ from pathlib import Path
 from model.state import Config
 from stateful_tests.backend import ArmView, CutKey, ShardView, TwoPhaseView, scratch_dir
 from stateful_tests.lance_driver import (
+    LanceDefect,
     LanceMemWalDriver,
     SsTableIndexMissingError,
     TombstoneNotMaskedError,
@@ -206,7 +207,7 @@ def xfail_reason(err: BaseException) -> str:
     )
 
 
-LANCE_DEFECTS: tuple[type[Exception], ...] = (SsTableIndexMissingError, TombstoneNotMaskedError)
+LANCE_DEFECTS: tuple[type[LanceDefect], ...] = (SsTableIndexMissingError, TombstoneNotMaskedError)
 """The two nondeterministic pylance 14.0.2 defects (lance_driver docstring), numbered (1), (2)."""
 
 

@@ -114,7 +114,16 @@ class DuplicatePkError(AssertionError):
     """An LSM scan returned the same primary key more than once (Lance's dedup failed)."""
 
 
-class SsTableIndexMissingError(OSError):
+class LanceDefect(Exception):  # noqa: N818 - a family of named Lance defects, not one error
+    """Base of the known, nondeterministic pylance 14.0.2 defects (module docstring).
+
+    ``story`` (the numbered steps) is set by whoever knows them; empty until then.
+    """
+
+    story: str = ""
+
+
+class SsTableIndexMissingError(LanceDefect, OSError):
     """pylance 14.0.2 committed a flushed SSTable to the shard manifest without its PK index.
 
     ``generation``/``missing`` name the first broken SSTable (``missing`` relative to its
@@ -138,7 +147,7 @@ RESCAN_MS: tuple[int, ...] = (50, 200, 1000)
 """When a settled scan disagrees, rescan after these delays (cumulative ms) before judging."""
 
 
-class TombstoneNotMaskedError(Exception):  # noqa: N818 - named after the defect
+class TombstoneNotMaskedError(LanceDefect):  # noqa: N818 - named after the defect
     """Defect (2) of pylance 14.0.2: a tombstone flushed to an SSTable did not mask a base row.
 
     Raised by :meth:`LanceMemWalDriver.classify_scan_mismatch` only with on-disk evidence:
@@ -700,7 +709,7 @@ class LanceMemWalDriver:
                     "exact: settle returned too early (a harness bug, not a Lance defect)"
                 )
         keys = sorted(set(now) ^ set(want) | {k for k in set(now) & set(want) if now[k] != want[k]})
-        bases = [self.base(), self.initial_base]
+        bases: list[Mapping[int, str | None]] = [self.base(), self.initial_base]
         evidence: dict[int, tuple[str, int, int]] = {}
         for key in keys:
             value = now.get(key)

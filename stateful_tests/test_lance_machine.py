@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -105,6 +105,15 @@ def lance_hazard(b: int) -> Hazard:
 def lance_factory(h: Hazard) -> Backend:
     assert h.max_memtable_batches is not None
     return LanceBackend(BASE, max_memtable_batches=h.max_memtable_batches)  # type: ignore[return-value]
+
+
+def lance_rows(rows: Mapping[Hashable, object]) -> dict[int, str | None]:
+    """The model's rows (``Pk``/``object``) as Lance's ``id``/``val``: checked, not cast."""
+    out: dict[int, str | None] = {}
+    for k, v in rows.items():
+        assert isinstance(k, int) and (v is None or isinstance(v, str)), (k, v)
+        out[k] = v
+    return out
 
 
 class LanceHarness(Harness):
@@ -173,7 +182,7 @@ class LanceHarness(Harness):
                           f"{want}")  # fmt: skip
         if self.strict or not self.frozen_in_model():
             self.counters["settled scan" if not self.frozen_in_model() else "strict scan"] += 1
-            want_rows = mread.scan(self.state, with_base=True)
+            want_rows = lance_rows(mread.scan(self.state, with_base=True))
             try:
                 got_rows = b.scan()
             except DuplicatePkError as err:  # not a classified defect: a finding, with the story
@@ -226,7 +235,7 @@ class LanceMachine(FreshTierMachine):
         except LANCE_DEFECTS as err:
             cls = type(self)
             label = "(1)" if isinstance(err, SsTableIndexMissingError) else "(2)"
-            err.story = "\n".join(self.h.story)  # type: ignore[union-attr]
+            err.story = "\n".join(self.h.story)
             cls.COUNTERS[f"lance defect {label}"] += 1
             cls.COUNTERS["steps"] += self.steps
             cls.COUNTERS.update(self.h.counters)
@@ -388,7 +397,7 @@ def replay_lance(steps: Sequence[tuple[str, int]], b: int, *, strict: bool) -> L
             h.agree()
         return h
     except LANCE_DEFECTS as err:
-        err.story = "\n".join(h.story)  # type: ignore[union-attr]
+        err.story = "\n".join(h.story)
         with lance_defect_xfail():
             raise
         raise  # pragma: no cover - lance_defect_xfail always xfails a LANCE_DEFECT
