@@ -143,6 +143,8 @@ class SsTableIndexMissingError(LanceDefect, OSError):
         )
 
 
+_EVIDENCE_STATS = ("generation", "batch_count", "frozen_count", "durable_batch_count")
+
 RESCAN_MS: tuple[int, ...] = (50, 200, 1000)
 """When a settled scan disagrees, rescan after these delays (cumulative ms) before judging."""
 
@@ -657,7 +659,10 @@ class LanceMemWalDriver:
             if len(set(ids)) != len(ids):
                 dups = sorted({k for k in ids if ids.count(k) > 1})
                 rows = sorted((k, v) for k, v in zip(ids, vals, strict=True) if k in dups)
-                raise DuplicatePkError(f"shard {index}'s LSM scan repeated PKs {dups}: {rows}")
+                raise DuplicatePkError(
+                    f"shard {index}'s LSM scan repeated PKs {dups}: {rows}"
+                    + self.duplicate_evidence(dups)
+                )
             out.update(
                 (k, v) for k, v in zip(ids, vals, strict=True) if self.shard_index(k) == index
             )
@@ -669,8 +674,34 @@ class LanceMemWalDriver:
         out = dict(rows)
         if len(out) != len(rows):
             dups = sorted({k for k, _ in rows if sum(1 for j, _ in rows if j == k) > 1})
-            raise DuplicatePkError(f"LSM scan returned duplicate PKs {dups}: {rows}")
+            raise DuplicatePkError(
+                f"LSM scan returned duplicate PKs {dups}: {rows}" + self.duplicate_evidence(dups)
+            )
         return out
+
+    def duplicate_evidence(self, keys: Sequence[int]) -> str:
+        """On-disk facts for a repeated PK (not yet a classified defect): per key, its shard,
+        base/initial-base row, every manifest SSTable row of it in its own shard, and the shard's
+        memtable stats. Diagnostic only: never raises (a failure is reported in the text)."""
+        try:
+            base = self.base()
+            lines = []
+            for key in keys:
+                shard = self.shard_index(key)
+                m = self.memtable_stats(shard)
+                held = [
+                    (ref.generation, rows[key])
+                    for ref in self.sstables(shard)
+                    if key in (rows := self.read_sstable(shard, ref))
+                ]
+                lines.append(
+                    f"  id {key}: shard {shard}; base {base.get(key, '∅')!r}, initial base "
+                    f"{self.initial_base.get(key, '∅')!r}; own-shard SSTables (gen, val) {held}; "
+                    f"memtable {{{', '.join(f'{k}: {m[k]}' for k in _EVIDENCE_STATS if k in m)}}}"
+                )
+            return "\n↳ on disk (not a classified defect):\n" + "\n".join(lines)
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not mask the finding
+            return f"\n↳ (no on-disk evidence: {type(exc).__name__}: {exc})"
 
     def live_scan(self) -> dict[int, str]:
         """:meth:`scan_owned` minus ``None`` (tombstoned) values: what a settled check compares."""
