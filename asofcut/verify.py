@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from stateful_tests import profiles
     from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
-    from stateful_tests.matrix import run_cell, witness_ok
+    from stateful_tests.matrix import as_expected, run_cell
 
     profile = profiles.load(args.profile)
     want = expectation_table()
@@ -102,10 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, h in enumerate(HAZARDS):
         for d in (d.value for d in DESIGNS):
             cell = run_cell(d, h)
-            expected_ok = cell.verdict.startswith(want[(d, h)]) and (
-                cell.verdict == "VIOLATION" or witness_ok(cell)
-            )
-            if not expected_ok:
+            if not as_expected(cell, want[(d, h)]):
                 off_expectation.append(f"{d} × {h}: {cell.label} (expected {want[(d, h)]})")
             proof_h = MACHINE_TO_PROOF_HAZARD.get(h, h)
             raw = report.matrix.get(d, {}).get(proof_h)

@@ -99,6 +99,11 @@ def witness_ok(cell: Cell) -> bool:
     return cell.counters[HAZARDS[cell.hazard].witness] > 0
 
 
+def as_expected(cell: Cell, expected: str) -> bool:
+    """The cell reached ``expected``, and, unless it failed, saw its witness."""
+    return cell.verdict.startswith(expected) and (cell.verdict == "VIOLATION" or witness_ok(cell))
+
+
 def render(cells: dict[tuple[str, str], list[Cell]]) -> str:
     """The table: one row per hazard, one column per design; expectation marks."""
     want = expectation_table()
@@ -160,9 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs = [run_cell(d, h, seed=s) for s in seeds]
             cells[(d, h)] = runs
             for r in runs:
-                if not r.verdict.startswith(want[(d, h)]) or (
-                    r.verdict != "VIOLATION" and not witness_ok(r)
-                ):
+                if not as_expected(r, want[(d, h)]):
                     bad += 1
                 if args.verbose and r.message:
                     print(f"--- {d} × {h}\n{r.message}\n")
