@@ -8,7 +8,8 @@ answers side by side:
    ``cex`` / ``under-count``) computed by the solver over the symbolic tier;
 2. **the state machine** (``stateful_tests/``): the same design × hazard
    cells run on the real fresh tier (``impl/``) with the model as oracle, under
-   the ``ci`` profile: ``sound`` / ``VIOLATION (n steps)`` / ``under-count``;
+   the gate's step budget (seeded, the same on every machine), cells in
+   parallel processes: ``sound`` / ``VIOLATION (n steps)`` / ``under-count``;
 3. **the document**: ``docs/SPEC.md``'s generated regions are current.
 
 The run passes only if each judge passes *and* the solver and the machine
@@ -20,8 +21,10 @@ tier, which is exactly what a reviewer needs to hear.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,8 +75,8 @@ def render(cells: list[Agreement]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asofcut verify", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="ci", help="Hypothesis profile for the matrix")
-    parser.add_argument("--workers", type=int, default=2, help="processes for the proofs")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for the proofs and for the matrix (default: every core)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -91,24 +94,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from stateful_tests import profiles
     from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
-    from stateful_tests.matrix import as_expected, run_cell
+    from stateful_tests.matrix import as_expected, run_cells
 
-    profile = profiles.load(args.profile)
+    profiles.load()
     want = expectation_table()
-    cells: list[Agreement] = []
+    found: dict[tuple[str, str], Agreement] = {}
     off_expectation: list[str] = []
-    total = len(DESIGNS) * len(HAZARDS)
-    _log(f"[2/3] state machine on impl, profile {profile}: {total} cells …")
-    for i, h in enumerate(HAZARDS):
-        for d in (d.value for d in DESIGNS):
-            cell = run_cell(d, h)
-            if not as_expected(cell, want[(d, h)]):
-                off_expectation.append(f"{d} × {h}: {cell.label} (expected {want[(d, h)]})")
-            proof_h = MACHINE_TO_PROOF_HAZARD.get(h, h)
-            raw = report.matrix.get(d, {}).get(proof_h)
-            proof = PROOF_TO_MACHINE_VERDICT.get(raw) if raw is not None else None
-            cells.append(Agreement(d, h, proof, cell.verdict, cell.steps))
-        _log(f"      {h:<9} done ({i + 1}/{len(HAZARDS)}, {time.perf_counter() - t0:.0f} s)")
+    jobs = [(d.value, h, 0) for h in HAZARDS for d in DESIGNS]
+    _log(f"[2/3] state machine on impl, gate budget ({profiles.GATE.steps} steps a cell, "
+         f"seed 0): {len(jobs)} cells on {args.workers} processes …")
+    left = Counter(h for _, h, _ in jobs)
+    machine_cpu = 0.0
+    for cell in run_cells(jobs, workers=args.workers):
+        d, h = cell.design, cell.hazard
+        machine_cpu += cell.cpu
+        if not as_expected(cell, want[(d, h)]):
+            off_expectation.append(f"{d} × {h}: {cell.label} (expected {want[(d, h)]})")
+        proof_h = MACHINE_TO_PROOF_HAZARD.get(h, h)
+        raw = report.matrix.get(d, {}).get(proof_h)
+        proof = PROOF_TO_MACHINE_VERDICT.get(raw) if raw is not None else None
+        found[(d, h)] = Agreement(d, h, proof, cell.verdict, cell.steps)
+        left[h] -= 1
+        if not left[h]:
+            done = sum(1 for n in left.values() if not n)
+            _log(f"      {h:<9} done ({done}/{len(HAZARDS)}, {time.perf_counter() - t0:.0f} s)")
+    cells = [found[(d, h)] for d, h, _ in jobs]
 
     _log("[3/3] docs/SPEC.md generated regions …")
     from asofcut.spec import stale
@@ -116,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale_regions = stale()
 
     disagreements = [c for c in cells if not c.agrees]
-    print("asofcut verify: design × hazard, the state machine on impl (ci profile);")
+    print("asofcut verify: design × hazard, the state machine on impl (gate budget);")
     print("a cell reads 'X ≠ z3 Y' where the solver's verdict differs from the machine's.\n")
     print(render(cells))
     print()
@@ -131,5 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, ok, detail in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}" + ("" if ok else f": {detail}"))
     ok = all(passed for _, passed, _ in checks)
-    print(f"\n{'VERIFIED' if ok else 'NOT VERIFIED'} in {time.perf_counter() - t0:.0f} s")
+    cpu = report.cpu + machine_cpu + time.process_time()
+    print(f"\n{'VERIFIED' if ok else 'NOT VERIFIED'} in {time.perf_counter() - t0:.0f} s "
+          f"(CPU {cpu:.0f} s: proofs {report.cpu:.0f}, matrix {machine_cpu:.0f})")
     return 0 if ok else 1

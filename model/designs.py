@@ -271,8 +271,14 @@ PREDICATES: dict[Design, Callable[..., bool]] = {
 }
 
 
+#: design → the argument names its predicate takes (read once: ``admits`` is on the hot path)
+WANTS: dict[Design, frozenset[str]] = {
+    d: frozenset(inspect.signature(p).parameters) for d, p in PREDICATES.items()
+}
+
+
 def admits(design: Design, row: RowFacts, cut: ShardCut | None) -> bool:
     """Does ``design``'s check admit ``row`` under ``cut`` (None: shard absent)?"""
-    predicate = PREDICATES[Design(design)]
-    wanted = inspect.signature(predicate).parameters
-    return predicate(**{k: v for k, v in _arguments(row, cut).items() if k in wanted})
+    d = Design(design)
+    wanted = WANTS[d]
+    return PREDICATES[d](**{k: v for k, v in _arguments(row, cut).items() if k in wanted})

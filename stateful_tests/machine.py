@@ -67,7 +67,7 @@ from hypothesis.stateful import (
 
 from model import read as mread
 from model.designs import Capture, Design
-from model.events import step
+from model.events import EVENTS, step
 from model.invariants import tightness
 from model.state import TOMBSTONE, Config, State, Status
 from model.state import initial as model_initial
@@ -86,11 +86,83 @@ PKS: tuple[int, ...] = tuple(range(6))
 BASE: dict[int, str] = {pk: f"b{pk}" for pk in range(5)}
 MAX_LIVE = 3  # outstanding cuts at once (each is re-checked after every step)
 WRITE_KINDS = ("put", "delete", "publish", "freeze", "flush", "release", "compact")
+MAX_PUT_ROWS = 4  # rows in one put batch (a key may repeat: the last row wins)
+MAX_DELETE_KEYS = 3  # keys in one delete batch
+SAME_SHARD_STEPS = (0, len(SHARDS))  # key steps that stay on a key's shard
+#: a window move: (kind, offset of its first key from the anchor, more rows' steps)
+WindowOp = tuple[str, int, tuple[int, ...]]
+#: one step of a script (``replay``): ``("put", 3)``, ``("put", (0, 3))``, ``("flush", 0)``,
+#: ``("compact", 0)``, ``("arm", None | pk)``, ``("check", arm number, consume)``,
+#: ``("two_phase", ((kind, keys), ...))``
+Step = tuple[Any, ...]
+
+
+#: a gate a move needs in this state (``hazards.GATES``), or None: ungated here
+Gate = Callable[[State, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """One kind of write-side move: when it does anything, which gate it needs, who runs it.
+
+    ``enabled`` is read from the model's event table (``model.events.EVENTS``),
+    so the machine holds no second copy of the lifecycle's guards; a tier-wide
+    move (compact, crash) is enabled when its event is enabled on some shard.
+    """
+
+    event: str  # the move's row in ``EVENTS``
+    gate: Gate
+    runner: str  # the ``Harness`` method that runs it on backend and model
+    tier_wide: bool = False
+
+    def enabled(self, st: State, shard: str) -> bool:
+        ok = EVENTS[self.event].enabled
+        if self.tier_wide:
+            return any(ok(st, sid) for sid, _ in st.shards)
+        return ok(st, shard)
+
+
+def _new_shard(st: State, shard: str) -> str | None:
+    return "new_shard" if st.shard(shard) is None else None
+
+
+def _invisible_tail(st: State, shard: str) -> str | None:
+    s = st.shard(shard)
+    return "freeze_invisible" if s is not None and s.active.visible < s.active.committed else None
+
+
+def _ungated(st: State, shard: str) -> str | None:
+    return None
+
+
+def _always(gate: str) -> Gate:
+    return lambda st, shard: gate
+
+
+#: the write-side alphabet (h11 style: the table drives ``Harness.apply``)
+MOVES: dict[str, Move] = {
+    "put": Move("put", _new_shard, "_put"),
+    "delete": Move("delete", _new_shard, "_delete"),
+    "publish": Move("publish", _ungated, "_publish"),
+    "freeze": Move("freeze", _invisible_tail, "_freeze"),
+    "flush": Move("flush", _ungated, "_flush"),
+    "release": Move("release", _always("release"), "_release"),
+    "compact": Move("compact", _always("compact"), "_compact", tier_wide=True),
+    "crash": Move("crash", _always("crash"), "_crash", tier_wide=True),
+}
+#: gates that hold even with no cut outstanding (freezing an unpublished tail
+#: breaks the assumption for every *later* arm, not only for outstanding ones)
+ALWAYS_GATED = frozenset({"freeze_invisible"})
 
 
 def route(pk: int) -> str:
     """The fixed key → shard map (each key is written through one shard only)."""
     return SHARDS[pk % len(SHARDS)]
+
+
+def batch_keys(first: int, more: Sequence[int]) -> tuple[int, ...]:
+    """A batch's keys: ``first``, then ``first + m`` for each step ``m`` (same shard)."""
+    return (first, *((first + m) % len(PKS) for m in more))
 
 
 class Finding(AssertionError):
@@ -126,6 +198,7 @@ class Live:
     obs: mread.Observation
     cut: mread.Cut
     since: set[str] = field(default_factory=set)
+    checked: int = -1  # the harness version its membership was last held to the model at
 
 
 class Harness:
@@ -143,6 +216,12 @@ class Harness:
         )
         self.state: State = model_initial(BASE, config)
         self.story: list[str] = []
+        #: every top-level step, in ``replay``'s vocabulary, recorded before it runs:
+        #: a failing run's script ends with the step that failed (``stateful_tests.shrink``)
+        self.script: list[Step] = []
+        #: moves applied so far; what was compared at a version need not be compared again
+        self.version = 0
+        self._agreed = -1
         self.live: dict[int, Live] = {}
         self.arms = 0
         self.counters: Counter[str] = Counter()
@@ -173,103 +252,116 @@ class Harness:
     def unlocked(self, gate: str, outstanding: bool) -> bool:
         return gate in self.hazard.unlocks or not outstanding
 
-    def apply(self, kind: str, pk: int, *, outstanding: bool | None = None) -> bool:
-        """One move on backend and model; False when it does not apply (a no-op)."""
+    def apply(self, kind: str, pk: int | Sequence[int], *,
+              outstanding: bool | None = None) -> bool:
+        """One move on backend and model; False when it does not apply (a no-op).
+
+        ``pk`` is a key (put, delete) or a batch of keys on one shard, or any key
+        standing for its shard (the other kinds).  Whether the move applies is
+        the model's word (``MOVES[kind].enabled``, read from the event table);
+        whether it may run now is the column's (``MOVES[kind].gate``).
+        """
+        keys = (pk,) if isinstance(pk, int) else tuple(pk)
+        shard = route(keys[0])
+        move = MOVES[kind]
+        if not move.enabled(self.state, shard):
+            return False
+        gate = move.gate(self.state, shard)
         out = bool(self.live) if outstanding is None else outstanding
-        shard = route(pk)
-        s = self.state.shard(shard)
-        b, st_ = self.backend, self.state
-        n = len(self.story) + 1
-        if kind in ("put", "delete"):
-            if s is None and not self.unlocked("new_shard", out):
-                return False
-            if kind == "put":
-                rows = ((pk, f"v{n}"),)
-                b.put(shard, rows)
-                st_ = step(st_, "put", shard=shard, batch=rows)
-                text = f"put {shard} [{pk}→'v{n}']"
-                if self.hazard.publish_after_put:
-                    b.publish(shard)
-                    st_ = step(st_, "publish", shard=shard)
-                    text += " + publish"
-            else:
-                b.delete(shard, [pk])
-                st_ = step(st_, "delete", shard=shard, pks=(pk,))
-                text = f"delete {shard} [{pk}]"
-            if s is None:
-                text += f" (new shard {shard})"
-                self._since("new shard")
-            self._since("write")
-        elif kind == "publish":
-            if s is None or not self.hazard.lagged:
-                return False
-            tails = [
-                g for g in s.generations if g.status is Status.FROZEN and g.visible < g.committed
-            ]
-            b.publish(shard)
-            st_ = step(st_, "publish", shard=shard)
-            text = f"publish {shard}"
-            if tails:
-                text += " (frozen tail " + ", ".join(str(g.number) for g in tails) + ")"
-                self._since("frozen tail published")
-                if any(op is TOMBSTONE for g in tails for bt in g.batches[g.visible :]
-                       for _, op in bt):
-                    self._since("tombstone tail published")
-        elif kind == "freeze":
-            if s is None or not s.active.batches:
-                return False
-            invisible = s.active.visible < s.active.committed
-            if invisible and not self.unlocked("freeze_invisible", True):
-                return False
-            b.freeze(shard)
-            st_ = step(st_, "freeze", shard=shard)
-            text = f"freeze {shard} (gen {s.active.number}"
-            text += ", unpublished tail)" if invisible else ")"
-            self._since("freeze")
-        elif kind == "flush":
-            frozen = [g for g in s.generations if g.status is Status.FROZEN] if s else []
-            if not frozen:
-                return False
-            g = frozen[0]
-            b.flush(shard)
-            st_ = step(st_, "flush", shard=shard)
-            text = f"flush {shard} (gen {g.number})"
-            self._since("flush")
-            if g.visible < g.committed:
-                self._since("frozen tail published")
-            if self.hazard.release == "at_flush":
-                self._released(shard, g.number)
-        elif kind == "release":
-            held = [g.number for g in s.generations if g.status is Status.RETAINED] if s else []
-            if not held or not self.unlocked("release", out):
-                return False
-            b.release(shard)
-            st_ = step(st_, "release", shard=shard)
-            text = f"release {shard} (gen {', '.join(map(str, held))})"
-            for g_ in held:
-                self._released(shard, g_)
-        elif kind == "compact":
-            if not self.unlocked("compact", out):
-                return False
-            if not any(g.status in (Status.SSTABLE, Status.RETAINED)
-                       for _, sh in self.state.shards for g in sh.generations):
-                return False
-            b.compact()
-            st_ = step(st_, "compact", shard=None)
-            text = "compact"
-            self._since("compact")
-        elif kind == "crash":
-            if not self.unlocked("crash", out):
-                return False
-            b.crash_reopen()
-            st_ = step(st_, "crash", shard=None)
-            text = "crash + reopen"
-            self._since("crash")
-        else:  # pragma: no cover - the alphabet is closed
-            raise ValueError(kind)
-        self.state = st_
+        if gate is not None and not self.unlocked(gate, out or gate in ALWAYS_GATED):
+            return False
+        if not self.context:  # a move inside an arm or a two-phase read is part of that step
+            self.script.append((kind, keys[0] if len(keys) == 1 else keys))
+        text: str = getattr(self, move.runner)(shard, keys)
+        self.version += 1
         self.tell(text)
         return True
+
+    # One method per kind: run it on the backend and on the model, note what the
+    # outstanding cuts have lived through, and return the story line.
+
+    def _put(self, shard: str, keys: tuple[int, ...]) -> str:
+        n = len(self.story) + 1
+        rows = tuple((k, f"v{n}" if len(keys) == 1 else f"v{n}.{i}") for i, k in enumerate(keys))
+        new = self.state.shard(shard) is None
+        self.backend.put(shard, rows)
+        self.state = step(self.state, "put", shard=shard, batch=rows)
+        text = f"put {shard} [{', '.join(f'{k}→{v!r}' for k, v in rows)}]"
+        if self.hazard.publish_after_put:
+            self.backend.publish(shard)
+            self.state = step(self.state, "publish", shard=shard)
+            text += " + publish"
+        return text + self._wrote(shard, new)
+
+    def _delete(self, shard: str, keys: tuple[int, ...]) -> str:
+        new = self.state.shard(shard) is None
+        self.backend.delete(shard, keys)
+        self.state = step(self.state, "delete", shard=shard, pks=keys)
+        return f"delete {shard} [{', '.join(map(str, keys))}]" + self._wrote(shard, new)
+
+    def _wrote(self, shard: str, new: bool) -> str:
+        self._since("write")
+        if not new:
+            return ""
+        self._since("new shard")
+        return f" (new shard {shard})"
+
+    def _publish(self, shard: str, keys: tuple[int, ...]) -> str:
+        s = self.state.shard(shard)
+        assert s is not None  # enabled: an in-memory generation has invisible batches
+        tails = [g for g in s.generations if g.status is Status.FROZEN and g.visible < g.committed]
+        self.backend.publish(shard)
+        self.state = step(self.state, "publish", shard=shard)
+        if not tails:
+            return f"publish {shard}"
+        self._since("frozen tail published")
+        if any(op is TOMBSTONE for g in tails for bt in g.batches[g.visible:] for _, op in bt):
+            self._since("tombstone tail published")
+        return f"publish {shard} (frozen tail {', '.join(str(g.number) for g in tails)})"
+
+    def _freeze(self, shard: str, keys: tuple[int, ...]) -> str:
+        s = self.state.shard(shard)
+        assert s is not None  # enabled: the active memtable is non-empty
+        invisible = s.active.visible < s.active.committed
+        self.backend.freeze(shard)
+        self.state = step(self.state, "freeze", shard=shard)
+        self._since("freeze")
+        return f"freeze {shard} (gen {s.active.number}{', unpublished tail' if invisible else ''})"
+
+    def _flush(self, shard: str, keys: tuple[int, ...]) -> str:
+        s = self.state.shard(shard)
+        assert s is not None  # enabled: a frozen memtable exists
+        g = next(g for g in s.generations if g.status is Status.FROZEN)
+        self.backend.flush(shard)
+        self.state = step(self.state, "flush", shard=shard)
+        self._since("flush")
+        if g.visible < g.committed:
+            self._since("frozen tail published")
+        if self.hazard.release == "at_flush":
+            self._released(shard, g.number)
+        return f"flush {shard} (gen {g.number})"
+
+    def _release(self, shard: str, keys: tuple[int, ...]) -> str:
+        s = self.state.shard(shard)
+        assert s is not None  # enabled: a flushed generation is retained
+        held = [g.number for g in s.generations if g.status is Status.RETAINED]
+        self.backend.release(shard)
+        self.state = step(self.state, "release", shard=shard)
+        for g in held:
+            self._released(shard, g)
+        return f"release {shard} (gen {', '.join(map(str, held))})"
+
+    def _compact(self, shard: str, keys: tuple[int, ...]) -> str:
+        self.backend.compact()
+        self.state = step(self.state, "compact", shard=None)
+        self._since("compact")
+        return "compact"
+
+    def _crash(self, shard: str, keys: tuple[int, ...]) -> str:
+        self.backend.crash_reopen()
+        self.state = step(self.state, "crash", shard=None)
+        self._since("crash")
+        return "crash + reopen"
 
     def _released(self, shard: str, generation: int) -> None:
         for live in self.live.values():
@@ -297,6 +389,7 @@ class Harness:
 
     def arm(self, write_pk: int | None = None) -> int:
         """A read arm; under H1 a write may land between its scan and its capture."""
+        self.script.append(("arm", write_pk))
         obs = mread.observe(self.state)
         wrote: list[bool] = []
         between = None
@@ -347,13 +440,21 @@ class Harness:
                       f"claims PK {pk}, arm #{live.number} never observed it: {fate}")
 
     def check_all_live(self) -> None:
-        """Every outstanding cut: membership agrees with the model, and is sound."""
+        """Every outstanding cut: membership agrees with the model, and is sound.
+
+        Membership is a function of the tier and the cut, so a cut already held
+        to the model at this version (no move since) is not asked again.
+        """
         for live in list(self.live.values()):
+            if live.checked == self.version:
+                continue
             what = f"after step {len(self.story)}, check"
             self._sound(live, self._members(live, what), what)
+            live.checked = self.version
 
     def check(self, number: int, consume: bool) -> None:
         """A supersession check of every PK under arm ``number``'s cut."""
+        self.script.append(("check", number, consume))
         live = self.live[number]
         what = f"check #{number}"
         members = self._members(live, what)
@@ -385,20 +486,22 @@ class Harness:
                 break
         self.counters["check"] += 1
 
-    def window(self, anchor: int, before: Sequence[tuple[str, int]],
-               after: Sequence[tuple[str, int]], write: int | None) -> int:
+    def window(self, anchor: int, before: Sequence[WindowOp],
+               after: Sequence[WindowOp], write: int | None) -> int:
         """The hazard macro: moves → read arm → moves while it is outstanding → check.
 
-        Every PK is ``(anchor + offset) % 6``, so offsets 0 and 3 stay on the
-        anchor's shard (the moves cohere; the shrinker drives offsets to 0).
-        The checks are not thinned: the invariants run after every sub-move
-        exactly as after a rule.  Returns the number of events told.
+        A move is ``(kind, offset, more)``: its first key is ``(anchor + offset) % 6``
+        and a put or delete adds one row per entry of ``more`` at that key + 0 or + 3.
+        Offsets 0 and 3 stay on the anchor's shard (the moves cohere; the shrinker
+        drives offsets to 0 and ``more`` to empty: one-row batches).  The checks are
+        not thinned: the invariants run after every sub-move exactly as after a rule.
+        Returns the number of events told.
         """
         told = len(self.story)
 
-        def moves(ops: Sequence[tuple[str, int]], counter: str | None) -> None:
-            for kind, off in ops:
-                if self.apply(kind, (anchor + off) % len(PKS)):
+        def moves(ops: Sequence[WindowOp], counter: str | None) -> None:
+            for kind, off, more in ops:
+                if self.apply(kind, batch_keys((anchor + off) % len(PKS), more)):
                     if counter:
                         self.counters[counter] += 1
                     self.agree()
@@ -412,8 +515,9 @@ class Harness:
         self.check(number, True)
         return len(self.story) - told
 
-    def two_phase(self, ops: Sequence[tuple[str, int]]) -> None:
+    def two_phase(self, ops: Sequence[tuple[str, int | Sequence[int]]]) -> None:
         """Arm → writes landing in between → base read → check → merge, both sides."""
+        self.script.append(("two_phase", tuple(ops)))
         obs = mread.observe(self.state)
         cut = mread.capture(self.design, obs, self.capture)
         self.arms += 1
@@ -457,7 +561,10 @@ class Harness:
     # ------------------------------------------------------------ invariants
 
     def agree(self) -> None:
-        """impl's shards, stats and scan equal the model's."""
+        """impl's shards, stats and scan equal the model's (once per version: reads change
+        neither side, so after an arm or a check there is nothing new to compare)."""
+        if self._agreed == self.version:
+            return
         b = self.backend
         ids = [sid for sid, _ in self.state.shards]
         if b.shards() != ids:
@@ -469,6 +576,7 @@ class Harness:
         got_rows, want_rows = b.scan(), mread.scan(self.state, with_base=True)
         if got_rows != want_rows:
             self.fail(Disagreement, f"scan: impl {got_rows} ≠ model {want_rows}")
+        self._agreed = self.version
 
     def close(self) -> None:
         self.backend.close()
@@ -504,6 +612,19 @@ def replay(design: Design, hazard: Hazard, steps: Sequence[tuple[Any, ...]],
 
 pks = st.integers(min_value=0, max_value=len(PKS) - 1)
 shard_pks = st.integers(min_value=0, max_value=len(SHARDS) - 1)  # a PK standing for its shard
+#: more rows of a batch, as steps from its first key: 0 repeats the key (the last
+#: row wins), 3 is the shard's other key; every key of a batch routes to one shard
+more_rows = st.sampled_from(SAME_SHARD_STEPS)
+
+
+def _batch(max_rows: int) -> st.SearchStrategy[tuple[int, ...]]:
+    """1..max_rows keys on one shard; shrinks toward a one-row batch of key 0."""
+    return st.tuples(pks, st.lists(more_rows, max_size=max_rows - 1)).map(
+        lambda t: batch_keys(t[0], t[1]))
+
+
+put_keys = _batch(MAX_PUT_ROWS)
+delete_keys = _batch(MAX_DELETE_KEYS)
 
 
 class FreshTierMachine(RuleBasedStateMachine):
@@ -517,6 +638,7 @@ class FreshTierMachine(RuleBasedStateMachine):
     first_failure: ClassVar[float | None]
     first_failure_case: ClassVar[int]  # how many test cases it took to find the first failure
     last_failure_steps: ClassVar[int]
+    last_failure_script: ClassVar[list[Step]]
 
     arms = Bundle("arms")
 
@@ -536,18 +658,19 @@ class FreshTierMachine(RuleBasedStateMachine):
                 cls.first_failure = time.perf_counter()
                 cls.first_failure_case = cls.COUNTERS["test cases"] + 1
             cls.last_failure_steps = len(self.h.story)
+            cls.last_failure_script = list(self.h.script)
             raise
 
     # -------------------------------------------------------------- writes
 
-    @rule(pk=pks)
-    def put(self, pk: int) -> None:
-        if not self._run(lambda: self.h.apply("put", pk)):
+    @rule(keys=put_keys)
+    def put(self, keys: tuple[int, ...]) -> None:
+        if not self._run(lambda: self.h.apply("put", keys)):
             event("no-op: put to a gated new shard")
 
-    @rule(pk=pks)
-    def delete(self, pk: int) -> None:
-        if not self._run(lambda: self.h.apply("delete", pk)):
+    @rule(keys=delete_keys)
+    def delete(self, keys: tuple[int, ...]) -> None:
+        if not self._run(lambda: self.h.apply("delete", keys)):
             event("no-op: delete to a gated new shard")
 
     @precondition(lambda self: self.hazard.lagged and bool(self.h.state.shards))
@@ -596,8 +719,8 @@ class FreshTierMachine(RuleBasedStateMachine):
     def check_and_keep(self, arm: int) -> None:
         self._run(lambda: self.h.check(arm, False))
 
-    @rule(ops=st.lists(st.tuples(st.sampled_from(WRITE_KINDS), pks), max_size=3))
-    def two_phase_read(self, ops: list[tuple[str, int]]) -> None:
+    @rule(ops=st.lists(st.tuples(st.sampled_from(WRITE_KINDS), put_keys), max_size=3))
+    def two_phase_read(self, ops: list[tuple[str, tuple[int, ...]]]) -> None:
         self._run(lambda: self.h.two_phase(ops))
 
     # ---------------------------------------------------------- invariants
@@ -653,15 +776,16 @@ def alphabets(h: Hazard) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _window_rule(kinds: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[..., None]:
     """A hazard-window rule over ``kinds`` (random kinds and offsets, state-independent)."""
-    op_before = st.tuples(st.sampled_from(kinds[0]), OFFSETS)
-    op_after = st.tuples(st.sampled_from(kinds[1]), OFFSETS)
+    more = st.lists(more_rows, max_size=MAX_DELETE_KEYS - 1).map(tuple)  # puts and deletes
+    op_before = st.tuples(st.sampled_from(kinds[0]), OFFSETS, more)
+    op_after = st.tuples(st.sampled_from(kinds[1]), OFFSETS, more)
 
     @precondition(lambda self: len(self.h.live) < MAX_LIVE)
     @rule(anchor=pks, before=st.lists(op_before, max_size=4),
           after=st.lists(op_after, max_size=3),
           write=st.none() | OFFSETS)
-    def hazard_window(self: FreshTierMachine, anchor: int, before: list[tuple[str, int]],
-                      after: list[tuple[str, int]], write: int | None) -> None:
+    def hazard_window(self: FreshTierMachine, anchor: int, before: list[WindowOp],
+                      after: list[WindowOp], write: int | None) -> None:
         told: int = self._run(lambda: self.h.window(anchor, before, after, write))
         self.steps += told - 1  # one step per event, as for the single-move rules
 
@@ -694,6 +818,7 @@ def machine_for(
         "first_failure": None,
         "first_failure_case": 0,
         "last_failure_steps": 0,
+        "last_failure_script": [],
     }
     for i in range(WINDOW_COPIES):
         namespace[f"hazard_window_{i}"] = _window_rule(alphabets(h))

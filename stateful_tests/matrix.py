@@ -16,28 +16,47 @@ The expected verdict of each cell comes from ``hazards.expectation_table``
 (``test_matrix.py``) asserts observed == expected in both directions, plus
 the column's non-vacuity witness for every cell that passes.
 
-``python -m asofcut matrix [--profile ci] [--seeds N] [--design D] [--hazard H]``
-prints the table; with ``--seeds N`` every cell runs N times (random seeds
-0..N-1) and reports the median time to first failure and shrunk length.
+Every cell searches under a **step budget** (``profiles.Budget``): seeded
+chunks of test cases until the first failure or until the budget's rule steps
+have run.  The verdict is then a function of the code and the seed alone —
+not of the loaded profile, the machine's speed or the environment — which is
+what lets the gate assert it; cells run in parallel processes.
+
+``asofcut matrix [--seeds N] [--budget STEPS] [--workers W] [--design D] [--hazard H]``
+prints the table; with ``--seeds N`` every cell runs N times (seeds 0..N-1,
+the gate runs seed 0) and reports the median time to first failure and shrunk
+length per violating cell.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
+import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 
+from hypothesis import Phase, settings
 from hypothesis import seed as hseed
-from hypothesis import settings
 from hypothesis.stateful import get_state_machine_test
 
 from model.designs import Design
 from stateful_tests import profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
-from stateful_tests.machine import Disagreement, SoundnessViolation, machine_for
+from stateful_tests.machine import (
+    COLUMN_EXAMPLES,
+    Disagreement,
+    FreshTierMachine,
+    SoundnessViolation,
+    Step,
+    machine_for,
+)
+from stateful_tests.shrink import shrink
 
 
 @dataclass
@@ -54,6 +73,8 @@ class Cell:
     counters: Counter[str] = field(default_factory=Counter)
     message: str = ""
     cases_to_failure: int = 0  # test cases run up to and including the first failing one
+    script: tuple[Step, ...] = ()  # the shrunk failing script, in ``machine.replay``'s vocabulary
+    cpu: float = 0.0  # CPU seconds the cell took in its process (search and shrink)
 
     @property
     def label(self) -> str:
@@ -65,24 +86,39 @@ class Cell:
 
 
 def run_cell(
-    design: str, hazard: str, *, run_settings: settings | None = None, seed: int | None = None
+    design: str,
+    hazard: str,
+    *,
+    budget: profiles.Budget | None = None,
+    seed: int = 0,
+    run_settings: settings | None = None,
 ) -> Cell:
-    """Run one cell's machine under ``run_settings`` (default: the loaded profile)."""
+    """Run one cell's machine and classify the outcome.
+
+    By default under a step budget (``budget``, default ``profiles.GATE``; the
+    column's ``COLUMN_EXAMPLES`` factor scales it): seeded chunks of test cases
+    until the first failure or the budget is spent.  Deterministic for a given
+    ``seed``, whatever profile is loaded.  ``run_settings`` instead runs one
+    Hypothesis test under exactly those settings (the loaded profile's example
+    database included): how ``asofcut fuzz`` explores and replays.
+    """
     cls = machine_for(design, hazard)
-    s = run_settings or cls.TestCase.settings
-    if seed is not None:
-        s = settings(s, derandomize=False, database=None)
-    test = get_state_machine_test(cls, settings=s)
-    if seed is not None:
-        test = hseed(seed)(test)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     verdict, message = "sound", ""
+    script: tuple[Step, ...] = ()
+    steps = 0
     try:
-        test()
-    except SoundnessViolation as e:
-        verdict, message = "VIOLATION", str(e)
-    except Disagreement as e:
-        verdict, message = "MISMATCH", str(e)
+        if run_settings is not None:
+            get_state_machine_test(cls, settings=run_settings)()
+        else:
+            _run_budgeted(cls, budget or profiles.GATE, seed)
+    except (SoundnessViolation, Disagreement) as e:
+        verdict = "VIOLATION" if isinstance(e, SoundnessViolation) else "MISMATCH"
+        message, steps, script = str(e), cls.last_failure_steps, tuple(cls.last_failure_script)
+        if run_settings is None:  # the budgeted search does not shrink: the replays do
+            done = shrink(cls.design, cls.hazard, script, type(e))
+            message, script = done.story, done.script
+            steps = message.count("\n")  # the numbered story lines, then the ✗ line
     except Exception as e:  # noqa: BLE001 - a cell must report, not abort the matrix
         verdict, message = "ERROR", f"{type(e).__name__}: {e}"
     total = time.perf_counter() - start
@@ -90,8 +126,53 @@ def run_cell(
     if verdict == "sound" and k:
         verdict = "under-count"
     first = cls.first_failure - start if cls.first_failure is not None else None
-    return Cell(design, hazard, verdict, cls.last_failure_steps, first, total, k,
-                Counter(cls.COUNTERS), message, cls.first_failure_case)
+    return Cell(design, hazard, verdict, steps, first, total, k,
+                Counter(cls.COUNTERS), message, cls.first_failure_case, script,
+                time.process_time() - cpu)
+
+
+def _run_budgeted(cls: type[FreshTierMachine], budget: profiles.Budget, seed: int) -> None:
+    """Seeded chunks of ``budget.chunk_examples`` test cases until a failure or the budget."""
+    steps = round(budget.steps * COLUMN_EXAMPLES.get(cls.hazard.name, 1.0))
+    s = settings(
+        profiles.COMMON,  # not the loaded profile: the budget alone decides the search
+        max_examples=budget.chunk_examples,
+        stateful_step_count=budget.step_count,
+        phases=[p for p in profiles.PHASES if p is not Phase.shrink],
+        derandomize=False,
+        database=None,
+    )
+    chunk = 0
+    while cls.COUNTERS["steps"] < steps:
+        # seeds of different base seeds never meet: chunk i of seed k is k * 10**6 + i
+        hseed(seed * 1_000_000 + chunk)(get_state_machine_test(cls, settings=s))()
+        chunk += 1
+
+
+Job = tuple[str, str, int]  # (design, hazard, seed)
+
+
+def _job(job: Job, budget: profiles.Budget | None) -> Cell:
+    return run_cell(job[0], job[1], seed=job[2], budget=budget)
+
+
+def run_cells(jobs: Sequence[Job], *, budget: profiles.Budget | None = None,
+              workers: int | None = None) -> Iterator[Cell]:
+    """Run every job, ``workers`` processes at a time (default: every core), as they finish.
+
+    Cells share nothing (each builds its own machine class and table root), so
+    they run in separate processes; a cell's verdict does not depend on which
+    process ran it or on what ran before it there.
+    """
+    n = min(len(jobs), workers or os.cpu_count() or 1)
+    if n <= 1:
+        yield from (_job(j, budget) for j in jobs)
+        return
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+        pending = {pool.submit(_job, j, budget) for j in jobs}
+        for done in as_completed(pending):
+            yield done.result()
 
 
 def witness_ok(cell: Cell) -> bool:
@@ -146,30 +227,34 @@ def _summary(runs: list[Cell]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="asofcut matrix", description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default=None, help="dev / ci / nightly (default: selected)")
-    p.add_argument("--seeds", type=int, default=0, help="run each cell with seeds 0..N-1")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="run each cell with seeds 0..N-1 (the gate runs seed 0)")
+    p.add_argument("--budget", type=int, default=profiles.GATE.steps,
+                   help=f"rule steps per cell (default: the gate's, {profiles.GATE.steps})")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
     p.add_argument("--design", action="append", choices=[d.value for d in Design])
     p.add_argument("--hazard", action="append", choices=list(HAZARDS))
     p.add_argument("-v", "--verbose", action="store_true", help="print each failing story")
     args = p.parse_args(list(argv or []))
-    name = profiles.load(args.profile)
+    profiles.load()
+    budget = replace(profiles.GATE, steps=args.budget)
     designs = args.design or [d.value for d in DESIGNS]
     hazards = args.hazard or list(HAZARDS)
     want = expectation_table()
-    cells: dict[tuple[str, str], list[Cell]] = {}
+    jobs = [(d, h, s) for h in hazards for d in designs for s in range(args.seeds)]
+    cells: dict[tuple[str, str], list[Cell]] = {(d, h): [] for d, h, _ in jobs}
     bad = 0
     t0 = time.perf_counter()
-    for h in hazards:
-        for d in designs:
-            seeds: list[int | None] = list(range(args.seeds)) if args.seeds else [None]
-            runs = [run_cell(d, h, seed=s) for s in seeds]
-            cells[(d, h)] = runs
-            for r in runs:
-                if not as_expected(r, want[(d, h)]):
-                    bad += 1
-                if args.verbose and r.message:
-                    print(f"--- {d} × {h}\n{r.message}\n")
-    print(f"profile {name}, {time.perf_counter() - t0:.0f} s")
+    for i, r in enumerate(run_cells(jobs, budget=budget, workers=args.workers), 1):
+        cells[(r.design, r.hazard)].append(r)
+        if not as_expected(r, want[(r.design, r.hazard)]):
+            bad += 1
+        print(f"  [{i}/{len(jobs)}, {time.perf_counter() - t0:.0f} s] {r.design} × {r.hazard}: "
+              f"{r.label}", file=sys.stderr, flush=True)
+        if args.verbose and r.message:
+            print(f"--- {r.design} × {r.hazard}\n{r.message}\n")
+    print(f"budget {budget.steps} steps per cell, seeds 0..{args.seeds - 1}, "
+          f"{time.perf_counter() - t0:.0f} s")
     print(render(cells))
     print(f"\n{bad} run(s) off expectation" if bad else "\nevery cell as expected")
     return 1 if bad else 0

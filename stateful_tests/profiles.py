@@ -23,6 +23,7 @@ Why each knob:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
@@ -35,6 +36,28 @@ COMMON = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     report_multiple_bugs=False,
 )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one matrix cell searches: counted in rule steps, seeded, the same everywhere.
+
+    A cell runs chunks of ``chunk_examples`` test cases, chunk ``i`` under
+    Hypothesis seed ``base + i`` with no example database, until a failure or
+    until ``steps`` rule steps have run.  Nothing in it depends on the loaded
+    profile or the environment, so a cell's verdict is a function of the code
+    alone: that is what lets the gate assert it.  Random exploration gives other
+    seeds (``asofcut matrix --seeds N``) or other budgets (``asofcut fuzz``).
+    """
+
+    steps: int
+    chunk_examples: int = 25
+    step_count: int = 25  # ``stateful_step_count``: rule steps per test case at most
+
+
+#: the gate's budget (``test_matrix.py``, ``asofcut verify``): every violating
+#: cell is found well inside it on every seed tried (``asofcut matrix --seeds 10``)
+GATE = Budget(steps=1500)
 
 
 def nightly_database() -> ExampleDatabase:

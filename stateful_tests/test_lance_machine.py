@@ -140,7 +140,7 @@ class LanceHarness(Harness):
             while self.apply("flush", index):
                 pass
 
-    def apply(self, kind: str, pk: int, *, outstanding: bool | None = None) -> bool:
+    def apply(self, kind: str, pk: int | Sequence[int], *, outstanding: bool | None = None) -> bool:
         done = super().apply(kind, pk, outstanding=outstanding)
         if done:
             self.counters[kind] += 1
