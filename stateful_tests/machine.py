@@ -263,6 +263,8 @@ class Harness:
         """
         keys = (pk,) if isinstance(pk, int) else tuple(pk)
         shard = route(keys[0])
+        if kind in ("put", "delete") and len(keys) > 1:
+            self.counters["multi-row batch"] += 1
         move = MOVES[kind]
         if not move.enabled(self.state, shard):
             return False

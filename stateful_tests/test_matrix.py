@@ -1,11 +1,15 @@
 """The meta-test: the harness can fail, and fails exactly where the model says.
 
-One test per cell of the design × hazard matrix.  The expected verdict comes
-from ``hazards.expectation_table`` (the model's verdict on each column's
-hand-written scenario), never from this file.  Both directions are asserted:
+One test per cell of the design × hazard matrix, each under the gate's
+budget (``profiles.GATE``: seeded, counted in steps), so the verdict is the
+same under every Hypothesis profile and on every machine.  The expected
+verdict comes from ``hazards.expectation_table`` (the model's verdict on each
+column's hand-written scenario), never from this file.  Both directions are
+asserted:
 
 * a cell the model calls VIOLATION must produce a ``SoundnessViolation``
-  with a shrunk, numbered story — a harness that cannot fail, fails here;
+  with a shrunk, numbered story that is 1-minimal (no single step of its
+  script can go) — a harness that cannot fail, fails here;
 * a cell the model calls sound or under-count must pass with no violation
   and no impl/model disagreement, *and* must have seen its column's
   interesting situation (the non-vacuity witness), so it cannot pass because
@@ -15,9 +19,12 @@ hand-written scenario), never from this file.  Both directions are asserted:
 from __future__ import annotations
 
 import pytest
-
+from model.designs import Design
+from stateful_tests import profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
+from stateful_tests.machine import SoundnessViolation
 from stateful_tests.matrix import run_cell
+from stateful_tests.shrink import fails, without
 
 EXPECTED = expectation_table()
 CELLS = [(d.value, h) for h in HAZARDS for d in DESIGNS]
@@ -36,6 +43,10 @@ def test_cell_verdict_matches_the_model(design: str, hazard: str) -> None:
         )
         assert "✗" in cell.message and "never observed" in cell.message
         assert 1 <= cell.steps <= MAX_SHRUNK_STORY, cell.message
+        for i in range(len(cell.script)):
+            shorter = without(cell.script, {i})
+            assert not fails(Design(design), HAZARDS[hazard], shorter, SoundnessViolation), (
+                f"not 1-minimal: step {i + 1} of {cell.script} can go")
         return
     assert cell.verdict == want, f"{design} × {hazard}: {cell.label}\n{cell.message}"
     witness = HAZARDS[hazard].witness
@@ -52,3 +63,18 @@ def test_every_column_has_a_violating_and_a_passing_design() -> None:
 
 def test_exact_cut_is_never_expected_to_violate() -> None:
     assert all(EXPECTED[("exact_cut", h)] != "VIOLATION" for h in HAZARDS)
+
+
+def test_a_cell_is_the_same_under_every_profile() -> None:
+    """The gate does not read the loaded profile: dev and ci give the same run, step for step."""
+    runs = []
+    for name in ("dev", "ci"):
+        profiles.load(name)
+        try:
+            runs.append(run_cell("fresh_tier_watermark", "H7"))
+        finally:
+            profiles.load()
+    a, b = runs
+    assert (a.verdict, a.script, a.counters["steps"], a.cases_to_failure) == (
+        b.verdict, b.script, b.counters["steps"], b.cases_to_failure)
+    assert a.verdict == "VIOLATION"
