@@ -19,6 +19,7 @@ asserted:
 from __future__ import annotations
 
 import pytest
+
 from model.designs import Design
 from stateful_tests import profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
