@@ -152,7 +152,8 @@ def main() -> int:
         print(f"{d:22s} median {wall:7.0f} steps/s wall, {cpu:7.0f} steps/CPU-s  "
               f"(runs: {', '.join(f'{n / w:.0f}' for n, w, _ in runs)})")
     overall = statistics.median(medians)
-    print(f"{'overall':22s} median {overall:7.0f} steps/s  = {overall / GOAL:.2f} x goal ({GOAL:g})")
+    print(f"{'overall':22s} median {overall:7.0f} steps/s  "
+          f"= {overall / GOAL:.2f} x goal ({GOAL:g})")
     spent = breakdown("as_of_cut", args.examples, args.steps)
     total = sum(spent.values())
     print("where a step's time goes (as_of_cut, one instrumented run): " + ", ".join(
