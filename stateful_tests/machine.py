@@ -1,24 +1,32 @@
 """The state machine: one alphabet drives a real fresh tier and the model together.
 
-Design (DESIGN.md §6; reference practice §2):
+Design:
 
-* **One alphabet.**  Every write-side move — put, delete, publish (frozen tails
-  included), freeze, flush, release, compact, new shard, crash + reopen — is a
-  single ``_apply(kind, pk)`` that runs it on the backend (``backend.Backend``;
-  ``ImplBackend`` by default) *and* on the model (``model.events.step``), then
+* **One alphabet, read from the model.**  Every write-side move — put, delete,
+  publish (frozen tails included), freeze, flush, release, compact, new shard,
+  crash + reopen — goes through ``Harness.apply``, which asks the ``MOVES``
+  table below whether the move does anything now (its guard is the model's
+  event table, ``model.events.EVENTS``: no second copy of the lifecycle) and
+  which gate it needs, then runs it on the backend (``backend.Backend``;
+  ``ImplBackend`` by default) *and* on the model (``model.events.step``), and
   appends a numbered line to the story.  Rules, the scan-to-capture window of
   an arm and the between-window of a two-phase read all go through it, so the
-  three can never drift apart.  ``replay`` runs a committed story the same way
-  (``test_regressions.py``).
+  three can never drift apart.
+* **Batches of several rows.**  A put writes 1–4 rows, a delete 1–3 keys, all
+  on one shard; a key may repeat inside a batch (the last row wins).  A cut
+  counts *batches*, the check slices *rows*: only multi-row batches tell the
+  two apart.  Batches shrink toward one row.
 * **Keys collide on purpose.**  PKs 0..5, routed by ``route`` (pk % 3) to
   shards s0..s2, base table pre-populated with PKs 0..4: versions collide
   across generations, shards and the base.  Rule arguments are plain PKs and
   shard indexes, independent of the state (good shrinking); a move that does
   not apply is a no-op (``event``-counted), never an ``assume``.
-* **Gates.**  The moves that break an assumption of reference §8 run only
-  while no cut is outstanding, unless the column's ``Hazard`` unlocks them
-  (``stateful_tests.hazards``).  ``machine_for(design, hazard)`` builds the
-  class: one machine, parameterised, for every cell of the matrix.
+* **Gates.**  The moves that break an assumption of the cut (a release, a
+  compaction, a crash, a new shard while a cut is outstanding; freezing an
+  unpublished tail; a write between an arm's scan and its capture) run only
+  when the column's ``Hazard`` unlocks them (``stateful_tests.hazards``).
+  ``machine_for(design, hazard)`` builds the class: one machine,
+  parameterised, for every cell of the matrix.
 * **Hazard window** (``hazard_window_*`` rules, built by ``machine_for``): a
   macro "moves → read arm → moves while the cut is outstanding → check",
   with random kinds and PKs.  Its alphabets are the baseline writes plus the
@@ -27,23 +35,27 @@ Design (DESIGN.md §6; reference practice §2):
   anchor's shard, so the moves cohere.  It adds frequency, never a check:
   gates still apply move by move and the invariants run after each sub-move.
   Columns whose violation needs a longer pattern get ``COLUMN_EXAMPLES``×
-  the profile's test cases.
+  the budget's steps (``matrix.run_cell``).
 * **Checked after every step** (invariants): impl's shard set, per-shard
   stats and newest-row scan equal the model's; for every outstanding cut, impl
   membership of every PK equals the model's and every member was observed by
-  its arm (soundness: PK-level, what decides a missing row).
+  its arm (soundness: PK-level, what decides a missing row).  Both are
+  functions of the tier, so they are compared once per tier version: after an
+  arm or a check, which change nothing, there is nothing new to compare.
 * **At every arm:** impl's cut equals the model's field by field, and so do
   the observation (row ids), observed PKs and rows.  **At every check:** the
   same membership differential and soundness, plus tightness shortfalls
   counted by reason.  **Two-phase reads** are compared row for row.
-* **Failures are typed.**  ``SoundnessViolation`` (an over-count: the
-  design's fault) and ``Disagreement`` (impl ≠ model: a bug in one of them)
-  both carry the numbered story, so a shrunk failure reads as a trace.
-* **Non-vacuity** (practice §1.6 "sometimes"): ``COUNTERS`` (per machine
-  class) counts the interesting situations that really happened before a
-  check — a cut inside a memtable, a flush / freeze / new shard / crash /
-  compaction between arm and check, a frozen tail published after the arm.
-  The matrix asserts the column's witness counter is non-zero.
+* **Failures are typed and replayable.**  ``SoundnessViolation`` (an
+  over-count: the design's fault) and ``Disagreement`` (impl ≠ model: a bug in
+  one of them) both carry the numbered story; ``Harness.script`` holds the
+  same run in ``replay``'s vocabulary, which is what ``stateful_tests.shrink``
+  minimises and the regression tests commit.
+* **Non-vacuity** ("sometimes" assertions): ``COUNTERS`` (per machine class)
+  counts the interesting situations that really happened before a check — a
+  cut inside a memtable, a multi-row batch, a flush / freeze / new shard /
+  crash / compaction between arm and check, a frozen tail published after the
+  arm.  The matrix asserts the column's witness counter is non-zero.
 """
 
 from __future__ import annotations
@@ -748,10 +760,9 @@ HAZARD_WEIGHT = 3  # each move of the column's scenario appears this many times 
 WINDOW_COPIES = 2  # the macro is listed this many times among the rules (its frequency)
 #: offsets from the window's anchor PK: 0 and 3 keep the anchor's shard (2 in 3 picks)
 OFFSETS = st.one_of(st.sampled_from((0, 3)), st.integers(min_value=0, max_value=len(PKS) - 1))
-#: per-column settings on top of the profile: the columns whose violation needs a
-#: 4-6 move pattern on one shard (H3, H7, H13) or a write inside the arm (H1) get
-#: this many times the profile's test cases (ci: 60 → 210); a violating cell stops
-#: at its first failure, so only the passing cells of these columns pay it all
+#: the columns whose violation needs a 4-6 move pattern on one shard (H3, H7, H13)
+#: or a write inside the arm (H1) search this many times the budget's steps; a
+#: violating cell stops at its first failure, so only the passing cells pay it all
 COLUMN_EXAMPLES: dict[str, float] = {h: 3.5 for h in ("H1", "H3", "H7", "H13")}
 
 

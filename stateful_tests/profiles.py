@@ -1,8 +1,11 @@
 """Hypothesis profiles for the state machines: ``dev``, ``ci``, ``nightly``.
 
 Selected by ``HYPOTHESIS_PROFILE``; when unset, ``CI=true`` selects ``ci`` and
-anything else ``dev``.  ``stateful_tests/conftest.py`` loads them, and so does
-``python -m asofcut matrix`` (``--profile``).
+anything else ``dev``.  ``stateful_tests/conftest.py`` loads them.
+
+The matrix does not read them: a cell runs under ``GATE``, a ``Budget``
+counted in rule steps and seeded, so its verdict is the same under every
+profile (``matrix.run_cell``).  The profiles govern the other property tests.
 
 Why each knob:
 
@@ -10,12 +13,8 @@ Why each knob:
   noise) and no ``explain`` phase (on Python 3.11 it traces every line of a
   replay; it costs more than generation and shrinking together and the
   numbered story already says what happened);
-* ``ci``: derandomized (the same cells fail the same way on every run, so the
-  matrix meta-test is a stable gate), no example database, ``print_blob`` so a
-  CI failure can be replayed with ``@reproduce_failure``, bounded
-  ``max_examples`` × ``stateful_step_count`` to keep ``pytest stateful_tests``
-  under its 5-minute budget on 2 cores (columns H1/H3/H7/H13 get 3.5× the
-  test cases, ``machine.COLUMN_EXAMPLES``);
+* ``ci``: derandomized, no example database, ``print_blob`` so a CI failure of
+  a property test can be replayed with ``@reproduce_failure``;
 * ``nightly``: long runs that remember failures — a directory database by
   default, Redis when ``ASOFCUT_REDIS_URL`` is set (shared across runners).
 """
