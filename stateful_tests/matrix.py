@@ -19,11 +19,15 @@ the column's non-vacuity witness for every cell that passes.
 ``python -m asofcut matrix [--profile ci] [--seeds N] [--design D] [--hazard H]``
 prints the table; with ``--seeds N`` every cell runs N times (random seeds
 0..N-1) and reports the median time to first failure and shrunk length.
+``--db URL`` (or ``ASOFCUT_DB``) replays first what a shared example database
+holds for each cell (``exampledb``; ``asofcut fuzz`` fills it); a derandomized
+profile then runs randomized, as Hypothesis allows no database with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections import Counter
@@ -32,10 +36,11 @@ from dataclasses import dataclass, field
 
 from hypothesis import seed as hseed
 from hypothesis import settings
+from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import get_state_machine_test
 
 from model.designs import Design
-from stateful_tests import profiles
+from stateful_tests import exampledb, profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
 from stateful_tests.machine import Disagreement, SoundnessViolation, machine_for
 
@@ -65,16 +70,32 @@ class Cell:
 
 
 def run_cell(
-    design: str, hazard: str, *, run_settings: settings | None = None, seed: int | None = None
+    design: str,
+    hazard: str,
+    *,
+    run_settings: settings | None = None,
+    seed: int | None = None,
+    database: ExampleDatabase | None = None,
 ) -> Cell:
-    """Run one cell's machine under ``run_settings`` (default: the loaded profile)."""
+    """Run one cell's machine under ``run_settings`` (default: the loaded profile).
+
+    A ``seed`` runs without the profile's database, unless ``database`` names
+    one: then the cell replays that database's examples first and saves its
+    failures there, under the cell's own key (``exampledb.cell_key``).
+    """
     cls = machine_for(design, hazard)
+    if seed is not None:
+        # on the class (Hypothesis's documented form for machines): unlike @seed on the
+        # test, it leaves the database alone, so a seeded fuzz run still shares one
+        hseed(seed)(cls)
     s = run_settings or cls.TestCase.settings
-    if seed is not None:
-        s = settings(s, derandomize=False, database=None)
+    if seed is not None or database is not None:
+        s = settings(s, derandomize=False, database=database)
     test = get_state_machine_test(cls, settings=s)
-    if seed is not None:
-        test = hseed(seed)(test)
+    # one key per cell in every process: the digest Hypothesis would use rests on a class
+    # built at run time (exampledb); this attribute is the one Hypothesis's `find` sets
+    test._hypothesis_internal_database_key = exampledb.cell_key(  # type: ignore[attr-defined]
+        design, hazard)
     start = time.perf_counter()
     verdict, message = "sound", ""
     try:
@@ -151,8 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--design", action="append", choices=[d.value for d in Design])
     p.add_argument("--hazard", action="append", choices=list(HAZARDS))
     p.add_argument("-v", "--verbose", action="store_true", help="print each failing story")
+    p.add_argument("--db", default=os.environ.get(exampledb.ENV),
+                   help=f"shared example database to replay first (default: ${exampledb.ENV})")
     args = p.parse_args(list(argv or []))
     name = profiles.load(args.profile)
+    db = exampledb.open_database(args.db, check=True) if args.db else None
     designs = args.design or [d.value for d in DESIGNS]
     hazards = args.hazard or list(HAZARDS)
     want = expectation_table()
@@ -162,14 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for h in hazards:
         for d in designs:
             seeds: list[int | None] = list(range(args.seeds)) if args.seeds else [None]
-            runs = [run_cell(d, h, seed=s) for s in seeds]
+            runs = [run_cell(d, h, seed=s, database=db) for s in seeds]
             cells[(d, h)] = runs
             for r in runs:
                 if not as_expected(r, want[(d, h)]):
                     bad += 1
                 if args.verbose and r.message:
                     print(f"--- {d} × {h}\n{r.message}\n")
-    print(f"profile {name}, {time.perf_counter() - t0:.0f} s")
+    where = f", database {args.db}" if db else ""
+    print(f"profile {name}, {time.perf_counter() - t0:.0f} s{where}")
     print(render(cells))
     print(f"\n{bad} run(s) off expectation" if bad else "\nevery cell as expected")
     return 1 if bad else 0
