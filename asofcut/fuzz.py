@@ -15,6 +15,11 @@ How it is built, and why:
   one run of that cell.  Worker *i* starts at cell ``i·C/N`` of the ``C``
   selected cells and walks them round-robin, so N workers cover N different
   cells at first and every cell again and again.
+* **A failed cell retires** from the worker that saw it fail: its failure is
+  saved, and every later run would only replay it (Hypothesis stops at the
+  first failure).  Each other worker still replays it once, when its round
+  reaches the cell, then retires it too; the budget goes to the cells that
+  have not failed yet.  A worker whose cells have all failed finishes early.
 * **Failures are saved when found.**  Hypothesis writes a failing example to
   the database the moment it fails, before shrinking (and moves a replaced
   one to the cell's secondary corpus, which a replay reads too).  A worker
@@ -54,6 +59,7 @@ import random
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -232,7 +238,7 @@ def _run_one(index: int, design: str, hazard: str, plan: Plan, db: Any,
     from stateful_tests import exampledb
     from stateful_tests.matrix import run_cell
 
-    phases = REPLAY_PHASES if plan.replay else FUZZ_PHASES
+    phases: tuple[Phase, ...] = REPLAY_PHASES if plan.replay else FUZZ_PHASES
     if not plan.shrink:
         phases = tuple(p for p in phases if p is not Phase.shrink)
     run_settings = settings(settings.default, max_examples=plan.examples, phases=phases)
@@ -259,20 +265,17 @@ def _worker(index: int, conn: Connection, plan: Plan) -> None:
     rng = random.Random(f"{plan.seed}/{index}")
     conn.send(("ready", index, os.getpid()))
     deadline: float = conn.recv()
-    for n, (d, h) in enumerate(_cycle(plan.cells_of(index), plan.replay)):
-        if n and not plan.replay and time.time() >= deadline:
-            break
+    queue = deque(plan.cells_of(index))
+    first = True
+    while queue and (first or plan.replay or time.time() < deadline):
+        d, h = queue.popleft()
         seed = None if plan.replay else rng.getrandbits(64)
-        conn.send(("run", _run_one(index, d, h, plan, db, seed, want[(d, h)])))
+        run = _run_one(index, d, h, plan, db, seed, want[(d, h)])
+        conn.send(("run", run))
+        if not (plan.replay or run.failed):  # a failed cell retires (module docstring)
+            queue.append((d, h))
+        first = False
     conn.send(("done", index))
-
-
-def _cycle(cells: list[tuple[str, str]], once: bool) -> Any:
-    if once or not cells:
-        yield from cells
-        return
-    while True:
-        yield from cells
 
 
 # ---------------------------------------------------------------- the parent
@@ -441,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mode = "replay (generation disabled)" if plan.replay else f"{plan.seconds:g} s budget"
     _print(f"asofcut fuzz: {plan.workers} worker(s), {len(plan.cells)} cell(s), {mode}, "
-           f"database {plan.db or exampledb.DEFAULT_DIRECTORY}, seed {plan.seed}")
+           f"database {exampledb.shown(plan.db)}, seed {plan.seed}")
     try:
         summary = campaign(plan)
     except KeyboardInterrupt:

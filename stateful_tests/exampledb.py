@@ -58,8 +58,15 @@ def cell_key(design: str, hazard: str) -> bytes:
     return f"cell/{design}/{hazard}".encode()
 
 
-def is_redis(url: str) -> bool:
-    return urlparse(url).scheme in REDIS_SCHEMES
+def shown(url: str | None) -> str:
+    """``url`` as the commands print it: the password (``redis://:secret@host``) masked."""
+    if not url:
+        return DEFAULT_DIRECTORY
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def open_database(url: str | None = None, *, check: bool = False) -> ExampleDatabase:
@@ -103,19 +110,21 @@ def _redis_database(url: str, check: bool) -> ExampleDatabase:
         import redis
     except ImportError as e:
         raise DatabaseError(
-            f"example database {url!r} needs the redis package: pip install 'asofcut[fuzz]'"
+            f"example database {shown(url)!r} needs the redis package: "
+            "pip install 'asofcut[fuzz]'"
         ) from e
     from hypothesis.extra.redis import RedisExampleDatabase
 
     try:
         client = redis.Redis.from_url(url)
     except ValueError as e:
-        raise DatabaseError(f"example database {url!r}: {e}") from e
+        raise DatabaseError(f"example database {shown(url)!r}: {e}") from e
     if check:
         try:
             client.ping()
         except redis.RedisError as e:
-            raise DatabaseError(f"example database {url!r}: no Redis server answers ({e})") from e
+            raise DatabaseError(
+                f"example database {shown(url)!r}: no Redis server answers ({e})") from e
     return RedisExampleDatabase(
         client, expire_after=timedelta(days=EXPIRE_DAYS), key_prefix=REDIS_KEY_PREFIX
     )

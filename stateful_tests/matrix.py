@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bad += 1
                 if args.verbose and r.message:
                     print(f"--- {d} × {h}\n{r.message}\n")
-    where = f", database {args.db}" if db else ""
+    where = f", database {exampledb.shown(args.db)}" if db else ""
     print(f"profile {name}, {time.perf_counter() - t0:.0f} s{where}")
     print(render(cells))
     print(f"\n{bad} run(s) off expectation" if bad else "\nevery cell as expected")
