@@ -120,6 +120,7 @@ class Run:
     expected: str
     examples: int
     seconds: float
+    cpu: float  # the worker process's CPU seconds for the run (the load's share of it)
     started: float  # wall clock (time.time()), comparable across workers
     found_at: float | None  # wall clock of the first failing test case
     saved_before: int  # the cell's saved examples when the run started
@@ -173,7 +174,17 @@ class Summary:
 
     @property
     def rate(self) -> float:
+        """Examples per wall second, all workers together."""
         return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu(self) -> float:
+        return sum(r.cpu for r in self.runs)
+
+    @property
+    def cores(self) -> float:
+        """CPU seconds per wall second: the cores the workers really got (load shows here)."""
+        return self.cpu / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def failures(self) -> list[Run]:
@@ -206,7 +217,8 @@ class Summary:
         lines = [
             f"cells {len({(r.design, r.hazard) for r in self.runs})} of {len(p.cells)}, "
             f"runs {len(self.runs)}, examples {self.examples} "
-            f"({self.rate:.1f}/s over {self.seconds:.1f} s, {p.workers} worker(s))",
+            f"({self.rate:.1f}/s over {self.seconds:.1f} s, {p.workers} worker(s) "
+            f"on {self.cores:.2f} cores)",
             f"failures {len(fails)}: new {len(new)}, replayed {len(fails) - len(new)}, "
             f"in {len({(r.design, r.hazard) for r in fails})} cell(s)",
         ]
@@ -245,12 +257,14 @@ def _run_one(index: int, design: str, hazard: str, plan: Plan, db: Any,
     saved_before = exampledb.saved(db, design, hazard)
     started = time.time()
     if plan.replay and not saved_before:  # Hypothesis would refuse a run with nothing to run
-        return Run(index, design, hazard, "sound", "nothing saved", expected, 0, 0.0, started,
-                   None, 0, 0, "")
+        return Run(index, design, hazard, "sound", "nothing saved", expected, 0, 0.0, 0.0,
+                   started, None, 0, 0, "")
+    cpu = time.process_time()
     cell = run_cell(design, hazard, run_settings=run_settings, seed=seed, database=db)
+    cpu = time.process_time() - cpu
     found = started + cell.first_failure if cell.first_failure is not None else None
     return Run(index, design, hazard, cell.verdict, cell.label, expected,
-               cell.counters["test cases"], cell.total, started, found, saved_before,
+               cell.counters["test cases"], cell.total, cpu, started, found, saved_before,
                cell.cases_to_failure, cell.message)
 
 

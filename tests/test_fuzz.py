@@ -52,7 +52,7 @@ def test_a_replay_shares_the_cells_out_once_each(workers: int) -> None:
 
 
 def _run(verdict: str, expected: str = "VIOLATION", saved: int = 0, case: int = 1) -> fuzz.Run:
-    return fuzz.Run(0, *CELL, verdict, verdict, expected, 10, 1.0, 0.0, 0.5, saved, case, "")
+    return fuzz.Run(0, *CELL, verdict, verdict, expected, 10, 1.0, 0.9, 0.0, 0.5, saved, case, "")
 
 
 def test_a_failure_within_the_saved_examples_is_replayed_else_new() -> None:

@@ -208,6 +208,7 @@ def test_sigkill_mid_run_loses_no_saved_failure(redis_server: str, tmp_path: Pat
             proc.kill()
             proc.wait()
     text = str(out)
+    print(text)  # shown with -s: the kill, w1 going on, the summary
     assert code == 1, text  # a worker died: the campaign says so in its status
     assert "[w0] killed by SIGKILL" in text and "worker w0 killed by SIGKILL" in text, text
     assert any(line.startswith("[w1 +") for line in out.lines), f"w1 went on:\n{text}"
