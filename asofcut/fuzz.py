@@ -74,7 +74,7 @@ FUZZ_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 #: generation disabled: only what the database holds is run
 REPLAY_PHASES = (Phase.explicit, Phase.reuse)
 #: the profile the workers load for its step count (the database and examples are the
-#: campaign's): dev's 25-step stories keep a run to seconds; nightly's 60 cost ~10× per example
+#: campaign's): dev's 25-step stories keep a run short; nightly's 60 cost ~2.5× CPU per example
 PROFILE = "dev"
 #: after the budget, a run in progress (typically a shrink) may finish for this long
 GRACE_SECONDS = 120.0
@@ -408,20 +408,27 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
 
 
 def parse_plan(argv: Sequence[str]) -> Plan:
+    from hypothesis import settings
+    from hypothesis.errors import InvalidArgument
+
     from model.designs import Design
-    from stateful_tests import exampledb
+    from stateful_tests import exampledb, profiles
     from stateful_tests.hazards import DESIGNS, HAZARDS
 
     p = argparse.ArgumentParser(prog="asofcut fuzz", description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1)
+    p.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
+                   help="worker processes (default: one per core)")
     p.add_argument("--db", default=os.environ.get(exampledb.ENV),
                    help="redis://host:port/N or a directory "
                    f"(default: ${exampledb.ENV}, else {exampledb.DEFAULT_DIRECTORY})")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--minutes", type=_positive(float), default=10.0)
-    budget.add_argument("--seconds", type=_positive(float))
-    p.add_argument("--design", action="append", choices=[d.value for d in Design])
-    p.add_argument("--hazard", action="append", choices=list(HAZARDS))
+    budget.add_argument("--minutes", type=_positive(float), default=10.0,
+                        help="time budget (default 10); a run in progress then finishes")
+    budget.add_argument("--seconds", type=_positive(float), help="time budget in seconds")
+    p.add_argument("--design", action="append", choices=[d.value for d in Design],
+                   help="only this design (repeatable; default: all)")
+    p.add_argument("--hazard", action="append", choices=list(HAZARDS),
+                   help="only this hazard column (repeatable; default: all)")
     p.add_argument("--examples", type=_positive(int), default=RUN_EXAMPLES,
                    help="test cases per run of a cell")
     p.add_argument("--profile", default=PROFILE, help="dev / ci / nightly (its step count)")
@@ -431,6 +438,11 @@ def parse_plan(argv: Sequence[str]) -> Plan:
     p.add_argument("--no-shrink", dest="shrink", action="store_false",
                    help="save failures as found; a later run that replays them shrinks them")
     args = p.parse_args(list(argv))
+    profiles.register()
+    try:
+        settings.get_profile(args.profile)
+    except InvalidArgument:
+        p.error(f"--profile {args.profile!r}: no such profile (dev, ci, nightly)")
     designs = args.design or [d.value for d in DESIGNS]
     hazards = args.hazard or list(HAZARDS)
     seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)

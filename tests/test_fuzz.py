@@ -106,6 +106,7 @@ def test_the_summary_pairs_a_new_failure_with_another_workers_replay() -> None:
         (["--seconds", "1", "--minutes", "1"], "not allowed with"),
         (["--design", "no_such"], "invalid choice"),
         (["--hazard", "H99"], "invalid choice"),
+        (["--profile", "weekly"], "no such profile"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(
