@@ -228,6 +228,13 @@ class Summary:
                 line += (f", replayed by w{replay.worker} "
                          f"{replay.found_at - first.found_at:.1f} s later")
             lines.append(line)
+        earlier: dict[tuple[str, str], list[Run]] = {}
+        for r in fails:
+            if (r.design, r.hazard) not in self.propagation():
+                earlier.setdefault((r.design, r.hazard), []).append(r)
+        for (d, h), runs in earlier.items():
+            who = ", ".join(sorted({f"w{r.worker}" for r in runs}))
+            lines.append(f"  {d} × {h}: {runs[0].label} saved before, replayed by {who}")
         for w, how in sorted(self.ended.items()):
             lines.append(f"worker w{w} {how}")
         if self.surprises:

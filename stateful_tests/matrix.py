@@ -176,7 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"shared example database to replay first (default: ${exampledb.ENV})")
     args = p.parse_args(list(argv or []))
     name = profiles.load(args.profile)
-    db = exampledb.open_database(args.db, check=True) if args.db else None
+    try:
+        db = exampledb.open_database(args.db, check=True) if args.db else None
+    except exampledb.DatabaseError as e:
+        p.error(str(e))
     designs = args.design or [d.value for d in DESIGNS]
     hazards = args.hazard or list(HAZARDS)
     want = expectation_table()

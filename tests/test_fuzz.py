@@ -94,6 +94,13 @@ def test_the_summary_pairs_a_new_failure_with_another_workers_replay() -> None:
     assert "found by w0, replayed by w1 3.5 s later" in text
 
 
+def test_the_summary_names_a_failure_saved_before_the_campaign() -> None:
+    old = [dataclasses.replace(_run("VIOLATION", saved=1), worker=w) for w in (1, 0, 1)]
+    summary = fuzz.Summary(fuzz.Plan(cells=(CELL,), workers=2, seconds=1, db=None), old, 4.0, {})
+    assert summary.propagation() == {}
+    assert "live_tier × baseline: VIOLATION saved before, replayed by w0, w1" in summary.render()
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -147,6 +154,13 @@ def test_fuzz_with_a_bad_database_exits_2_and_runs_nothing(
     assert fuzz.main(["--db", "ftp://example.invalid/db", "--seconds", "1"]) == 2
     captured = capsys.readouterr()
     assert "ftp://example.invalid/db" in captured.err and captured.out == ""
+
+
+def test_matrix_with_a_bad_database_exits_2_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        matrix.main(["--design", CELL[0], "--hazard", CELL[1], "--db", "ftp://example.invalid/db"])
+    assert exit_.value.code == 2
+    assert "ftp://example.invalid/db" in capsys.readouterr().err
 
 
 def test_every_cell_has_its_own_key_the_same_in_every_process() -> None:
