@@ -15,6 +15,7 @@ from collections.abc import Sequence
 #: argument list that follows the subcommand and returns an exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("asofcut.demo", "main", "replay PR #7215's missing row on the real impl"),
+    "fuzz": ("asofcut.fuzz", "main", "N workers fuzz the matrix, sharing one example database"),
     "matrix": ("stateful_tests.matrix", "main", "design x hazard matrix of the state machine"),
     "prove": ("proofs.cli", "main", "z3 proofs: obligations, verdict matrix, planted bugs"),
     "spec": ("asofcut.spec", "main", "render docs/SPEC.md's generated regions (--check: CI)"),

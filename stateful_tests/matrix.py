@@ -25,7 +25,9 @@ what lets the gate assert it; cells run in parallel processes.
 ``asofcut matrix [--seeds N] [--budget STEPS] [--workers W] [--design D] [--hazard H]``
 prints the table; with ``--seeds N`` every cell runs N times (seeds 0..N-1,
 the gate runs seed 0) and reports the median time to first failure and shrunk
-length per violating cell.
+length per violating cell.  ``--db URL`` (or ``ASOFCUT_DB``) first replays
+what a shared example database holds for each cell (``exampledb``; ``asofcut
+fuzz`` fills it), then searches under the budget as usual.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ from dataclasses import dataclass, field, replace
 
 from hypothesis import Phase, settings
 from hypothesis import seed as hseed
+from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import get_state_machine_test
 
 from model.designs import Design
-from stateful_tests import profiles
+from stateful_tests import exampledb, profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
 from stateful_tests.machine import (
     COLUMN_EXAMPLES,
@@ -90,17 +93,22 @@ def run_cell(
     hazard: str,
     *,
     budget: profiles.Budget | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
     run_settings: settings | None = None,
+    database: ExampleDatabase | None = None,
 ) -> Cell:
     """Run one cell's machine and classify the outcome.
 
     By default under a step budget (``budget``, default ``profiles.GATE``; the
     column's ``COLUMN_EXAMPLES`` factor scales it): seeded chunks of test cases
-    until the first failure or the budget is spent.  Deterministic for a given
-    ``seed``, whatever profile is loaded.  ``run_settings`` instead runs one
-    Hypothesis test under exactly those settings (the loaded profile's example
-    database included): how ``asofcut fuzz`` explores and replays.
+    until the first failure or the budget is spent, a failure shrunk by
+    replaying its script.  Deterministic for a given ``seed``, whatever profile
+    is loaded.  A shared example database (``database``, else ``ASOFCUT_DB``)
+    is replayed first, under the cell's own key (``exampledb.cell_key``).
+
+    ``run_settings`` instead runs one Hypothesis test under exactly those
+    settings, saving to ``database`` (Hypothesis shrinks): how ``asofcut fuzz``
+    explores; ``seed`` None is a random one.
     """
     cls = machine_for(design, hazard)
     start, cpu = time.perf_counter(), time.process_time()
@@ -109,9 +117,12 @@ def run_cell(
     steps = 0
     try:
         if run_settings is not None:
-            get_state_machine_test(cls, settings=run_settings)()
+            _run_shared(cls, run_settings, seed, database)
         else:
-            _run_budgeted(cls, budget or profiles.GATE, seed)
+            db = database if database is not None else exampledb.from_env()
+            if db is not None and exampledb.saved(db, design, hazard):
+                _run_shared(cls, settings(profiles.COMMON, phases=[Phase.reuse]), None, db)
+            _run_budgeted(cls, budget or profiles.GATE, seed or 0)
     except (SoundnessViolation, Disagreement) as e:
         verdict = "VIOLATION" if isinstance(e, SoundnessViolation) else "MISMATCH"
         message, steps, script = str(e), cls.last_failure_steps, tuple(cls.last_failure_script)
@@ -129,6 +140,24 @@ def run_cell(
     return Cell(design, hazard, verdict, steps, first, total, k,
                 Counter(cls.COUNTERS), message, cls.first_failure_case, script,
                 time.process_time() - cpu)
+
+
+def _run_shared(cls: type[FreshTierMachine], run_settings: settings, seed: int | None,
+                database: ExampleDatabase | None) -> None:
+    """One Hypothesis test of the cell under ``run_settings``, on a shared ``database``."""
+    if seed is not None:
+        # on the class (Hypothesis's documented form for machines): unlike @seed on the
+        # test, it leaves the database alone, so a seeded fuzz run still shares one
+        hseed(seed)(cls)
+    s = run_settings
+    if database is not None:
+        s = settings(s, derandomize=False, database=database)
+    test = get_state_machine_test(cls, settings=s)
+    # one key per cell in every process: the digest Hypothesis would use rests on a class
+    # built at run time (exampledb); this attribute is the one Hypothesis's `find` sets
+    test._hypothesis_internal_database_key = exampledb.cell_key(  # type: ignore[attr-defined]
+        cls.design.value, cls.hazard.name)
+    test()
 
 
 def _run_budgeted(cls: type[FreshTierMachine], budget: profiles.Budget, seed: int) -> None:
@@ -152,12 +181,13 @@ def _run_budgeted(cls: type[FreshTierMachine], budget: profiles.Budget, seed: in
 Job = tuple[str, str, int]  # (design, hazard, seed)
 
 
-def _job(job: Job, budget: profiles.Budget | None) -> Cell:
-    return run_cell(job[0], job[1], seed=job[2], budget=budget)
+def _job(job: Job, budget: profiles.Budget | None, db: str | None) -> Cell:
+    database = exampledb.open_database(db) if db else None
+    return run_cell(job[0], job[1], seed=job[2], budget=budget, database=database)
 
 
 def run_cells(jobs: Sequence[Job], *, budget: profiles.Budget | None = None,
-              workers: int | None = None) -> Iterator[Cell]:
+              workers: int | None = None, db: str | None = None) -> Iterator[Cell]:
     """Run every job, ``workers`` processes at a time (default: every core), as they finish.
 
     Cells share nothing (each builds its own machine class and table root), so
@@ -166,11 +196,11 @@ def run_cells(jobs: Sequence[Job], *, budget: profiles.Budget | None = None,
     """
     n = min(len(jobs), workers or os.cpu_count() or 1)
     if n <= 1:
-        yield from (_job(j, budget) for j in jobs)
+        yield from (_job(j, budget, db) for j in jobs)
         return
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(n, mp_context=ctx) as pool:
-        pending = {pool.submit(_job, j, budget) for j in jobs}
+        pending = {pool.submit(_job, j, budget, db) for j in jobs}
         for done in as_completed(pending):
             yield done.result()
 
@@ -237,9 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--expected", choices=("VIOLATION", "under-count", "sound"),
                    help="only the cells the model expects to give this verdict")
     p.add_argument("-v", "--verbose", action="store_true", help="print each failing story")
+    p.add_argument("--db", default=os.environ.get(exampledb.ENV),
+                   help=f"shared example database to replay first (default: ${exampledb.ENV})")
     args = p.parse_args(list(argv or []))
     profiles.load()
     budget = replace(profiles.GATE, steps=args.budget)
+    try:
+        db = exampledb.open_database(args.db, check=True) if args.db else None
+    except exampledb.DatabaseError as e:
+        p.error(str(e))
     designs = args.design or [d.value for d in DESIGNS]
     hazards = args.hazard or list(HAZARDS)
     want = expectation_table()
@@ -248,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells: dict[tuple[str, str], list[Cell]] = {(d, h): [] for d, h, _ in jobs}
     bad = 0
     t0 = time.perf_counter()
-    for i, r in enumerate(run_cells(jobs, budget=budget, workers=args.workers), 1):
+    for i, r in enumerate(run_cells(jobs, budget=budget, workers=args.workers,
+                                    db=args.db if db is not None else None), 1):
         cells[(r.design, r.hazard)].append(r)
         if not as_expected(r, want[(r.design, r.hazard)]):
             bad += 1
@@ -256,8 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{r.label}", file=sys.stderr, flush=True)
         if args.verbose and r.message:
             print(f"--- {r.design} × {r.hazard}\n{r.message}\n")
+    where = f", database {exampledb.shown(args.db)}" if db is not None else ""
     print(f"budget {budget.steps} steps per cell, seeds 0..{args.seeds - 1}, "
-          f"{time.perf_counter() - t0:.0f} s")
+          f"{time.perf_counter() - t0:.0f} s{where}")
     print(render(cells))
     print(f"\n{bad} run(s) off expectation" if bad else "\nevery cell as expected")
     return 1 if bad else 0

@@ -15,8 +15,13 @@ Why each knob:
   numbered story already says what happened);
 * ``ci``: derandomized, no example database, ``print_blob`` so a CI failure of
   a property test can be replayed with ``@reproduce_failure``;
-* ``nightly``: long runs that remember failures — a directory database by
-  default, Redis when ``ASOFCUT_REDIS_URL`` is set (shared across runners).
+* ``nightly``: long runs that remember failures in the shared example
+  database (``exampledb``: a directory by default).
+
+``ASOFCUT_DB=URL`` (a Redis URL or a directory) points whichever profile is
+loaded at that shared database, so ``pytest`` replays first what ``asofcut
+fuzz`` workers saved there (randomized: Hypothesis allows no database with
+``derandomize``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import os
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+from stateful_tests import exampledb
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 #: what every profile shares, as a parent ``settings`` (typed, unlike a ``**kwargs`` dict)
@@ -59,17 +65,6 @@ class Budget:
 GATE = Budget(steps=1500)
 
 
-def nightly_database() -> ExampleDatabase:
-    """Redis when ``ASOFCUT_REDIS_URL`` is set (needs the ``redis`` package), else a directory."""
-    url = os.environ.get("ASOFCUT_REDIS_URL")
-    if url:
-        import redis  # type: ignore[import-not-found]
-        from hypothesis.extra.redis import RedisExampleDatabase
-
-        return RedisExampleDatabase(redis.Redis.from_url(url), key_prefix=b"asofcut:")
-    return DirectoryBasedExampleDatabase(".hypothesis/asofcut-nightly")
-
-
 def register() -> None:
     """Register the three profiles (idempotent)."""
     settings.register_profile("dev", COMMON, max_examples=40, stateful_step_count=25)
@@ -87,7 +82,7 @@ def register() -> None:
         COMMON,
         max_examples=2000,
         stateful_step_count=60,
-        database=nightly_database(),
+        database=exampledb.open_database(),
     )
 
 
@@ -103,5 +98,9 @@ def load(name: str | None = None) -> str:
     """Register and load ``name`` (default: ``selected()``); return the name loaded."""
     register()
     chosen = name or selected()
+    shared = exampledb.from_env()
+    if shared is not None:
+        settings.register_profile(
+            chosen, settings.get_profile(chosen), derandomize=False, database=shared)
     settings.load_profile(chosen)
     return chosen
