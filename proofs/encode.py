@@ -537,12 +537,12 @@ def transition(
         )
     cases.append(z3.And(crash_ok, crash_post))
     # the arm reads its SSTable list early (H5a skew)
+    listed_early = [s.rs == RET, s.rs == SST]
+    if Bug.MANIFEST_LISTS_MEMTABLES in bugs:
+        listed_early.append(s.rs == MEM)
     if "A3-sstables" not in asm:
         cases.append(z3.And(op == OP["manifest"], z3.Not(s.armed), z3.Not(s.man_taken),
-                            upd(man_taken=z3.BoolVal(True),
-                                man_r=z3.Or(s.rs == RET, s.rs == SST,
-                                            z3.BoolVal(Bug.MANIFEST_LISTS_MEMTABLES in bugs)
-                                            & (s.rs == MEM)))))
+                            upd(man_taken=z3.BoolVal(True), man_r=z3.Or(listed_early))))
     # the read arm
     listed = z3.If(s.man_taken, s.man_r, z3.Or(s.rs == RET, s.rs == SST))
     obs = z3.And(s.sx, z3.Or(z3.And(_in_mem(s), _visible(s)), z3.And(s.rs == SST, listed)))
