@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / ".mutation"
 COPY = ("model", "impl", "proofs", "stateful_tests", "tests", "asofcut", "pyproject.toml")
 GOAL = 0.95
+CONFORMANCE = "tests/test_conformance_z3_model.py"
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,16 @@ PACKAGES: dict[str, Package] = {
         ("model/state.py", "model/events.py", "model/designs.py", "model/read.py",
          "model/invariants.py"),
         ("tests/test_model_events.py", "tests/test_model_laws.py", "tests/test_model_hazards.py",
-         "tests/test_model_scenarios.py", "tests/test_proofs_encode.py"),
+         "tests/test_model_scenarios.py", "tests/test_proofs_encode.py",
+         "stateful_tests/test_alignment.py",
+         f"{CONFORMANCE}::test_every_world_within_the_bound_conforms",
+         f"{CONFORMANCE}::test_generated_traces_conform"),
     ),
     "proofs": Package(
         ("proofs/encode.py",),
-        ("tests/test_proofs_encode.py", "tests/test_conformance_z3_model.py"),
+        ("tests/test_proofs_encode.py",
+         f"{CONFORMANCE}::test_every_world_within_the_bound_conforms",
+         f"{CONFORMANCE}::test_generated_traces_conform"),
     ),
 }
 
