@@ -28,12 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: machine column → solver column (the machine's H5 is compaction between arm
-#: and check with an atomic arm snapshot: the solver's H5b).
-MACHINE_TO_PROOF_HAZARD = {"baseline": "none", "H5": "H5b"}
-
-#: the solver's words → the machine's words
-PROOF_TO_MACHINE_VERDICT = {"proved": "sound", "cex": "VIOLATION", "under-count": "under-count"}
+from stateful_tests.hazards import MACHINE_TO_PROOF_HAZARD, PROOF_TO_MACHINE_VERDICT
 
 
 @dataclass(frozen=True)

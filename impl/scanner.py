@@ -147,17 +147,22 @@ class LsmScanner:
 
     def contains_pks(self, pks: object) -> pa.BooleanArray:
         """Live-tier membership: every committed fresh-tier row counts."""
-        probes = self._tier.schema.coerce_keys(pks)
-        return contains(collect(self._tier), Cut("live_tier", {}), "live_tier", probes)
+        return self.check(pks, Cut("live_tier", {}))[0]
 
     def contains_pks_as_of(self, pks: object, cut: object) -> pa.BooleanArray:
         """Membership pinned to ``cut``, interpreted by the cut's own design.
 
         A plain ``dict[str, AsOfCut]`` means an ``as_of_cut`` cut.
         """
+        return self.check(pks, cut)[0]
+
+    def check(self, pks: object, cut: object) -> tuple[pa.BooleanArray, Sources]:
+        """Membership under ``cut``, and the snapshot it was judged on (so a caller
+        can say why an observed row was not counted)."""
         c = Cut.coerce(cut)
         probes = self._tier.schema.coerce_keys(pks)
-        return contains(collect(self._tier), c, c.design, probes)
+        sources = collect(self._tier)
+        return contains(sources, c, c.design, probes), sources
 
     def fresh_tier_block_list(self, cut: object | None = None) -> list[GenMembership]:
         """Per-generation admitted PKs and row ids (``None``: the live tier)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from impl.collector import Sources
 from impl.cut import Cut
 from impl.scanner import LsmScanner, ScanResult
 from impl.tier import Tier
@@ -36,6 +37,7 @@ class TwoPhaseResult:
     arm: ScanResult
     base: pa.Table
     superseded: pa.BooleanArray  # per base row: was its PK a member as of the cut?
+    check: Sources  # the snapshot the check judged membership on
 
 
 class TwoPhaseReader:
@@ -52,11 +54,9 @@ class TwoPhaseReader:
         self._tier.check_open()
         base = self._tier.base.table
         pks = base.column(self._tier.schema.pk).combine_chunks()
-        if self._scanner.design == "live_tier":
-            superseded = self._scanner.contains_pks(pks)
-        else:
-            superseded = self._scanner.contains_pks_as_of(pks, arm.cut)
+        # live_tier's cut is empty: its check is the live-tier membership
+        superseded, check = self._scanner.check(pks, arm.cut)
         kept = base.filter(pc.invert(superseded))
         table = pa.concat_tables([arm.table, kept.cast(arm.table.schema)])
         table = table.sort_by(self._tier.schema.pk)
-        return TwoPhaseResult(table, arm.cut, arm, base, superseded)
+        return TwoPhaseResult(table, arm.cut, arm, base, superseded, check)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .encode import ASSUMPTIONS, Bug
+from .encode import ASSUMPTIONS, BUG_TRANSITION, DIVERGENCES, Bug
 from .obligations import HAZARDS, KMAX, K
 from .run import run_all
 
@@ -63,9 +63,12 @@ def counterexamples() -> str:
 def planted_bugs() -> str:
     """Each planted bug and the first obligation it breaks."""
     rep = run_all()
-    rows = [[f"`{name}`", Bug[name].value, "yes" if det else "**NO**",
-             ", ".join(failed) or "—"] for name, (det, failed, _) in rep.bugs.items()]
-    return _table(["bug", "what it plants", "detected", "first failing obligation"], rows)
+    rows = [[f"`{name}`", BUG_TRANSITION[Bug[name]], Bug[name].value,
+             "divergence" if Bug[name] in DIVERGENCES else "proof",
+             "yes" if det else "**NO**", ", ".join(failed) or "—"]
+            for name, (det, failed, _) in rep.bugs.items()]
+    return _table(["bug", "transition", "what it plants", "kind", "detected",
+                   "first failure"], rows)
 
 
 SECTIONS: dict[str, Callable[[], str]] = {

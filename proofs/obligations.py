@@ -19,6 +19,11 @@ Why each kind of query exists (practice.md §3):
 * **Non-vacuity**: the interesting configurations are SAT.
 * **BitVec(64)**: the comparisons agree with the integer encoding on the u64
   range, and ``generation + 1`` needs the stated bound.
+* **Planted bugs** (``encode.Bug``, at least one per transition): each bug
+  outside ``encode.DIVERGENCES`` makes a soundness or tightness obligation
+  fail, bounded ones tried first so the failure is a trace; a divergence is
+  one no obligation can see, and the conformance check with the model
+  (``proofs/conformance.py``) is what detects it.
 
 Nothing here is hard-coded: every status printed is what the solver said.
 """
@@ -39,6 +44,7 @@ from .encode import (
     ALL,
     CAP,
     CAPTURES,
+    DIVERGENCES,
     GONE,
     MEM,
     NONE,
@@ -704,26 +710,58 @@ def verdict_matrix() -> tuple[dict[str, dict[str, str]], float]:
 # Planted bugs
 # --------------------------------------------------------------------------
 
-#: bug → the designs whose obligations it is planted into.
+#: bug → the designs whose obligations it is planted into (a divergence: none,
+#: the conformance check is its judge).
 PLANTED: dict[Bug, tuple[Design, ...]] = {
     Bug.SST_GT: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
     Bug.PREFIX_LE: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
     Bug.FREEZE_NO_BUMP: SOUND,
-    Bug.REPLAY_NO_RENUMBER: SOUND,
+    Bug.REPLAY_NO_RENUMBER: (),
     Bug.EXACT_NO_EPOCH: (Design.EXACT_CUT,),
     Bug.CRASH_KEEPS_EPOCH: (Design.EXACT_CUT,),
     Bug.NEVER_RELEASE: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.PUT_INDEX_OFF_BY_ONE: SOUND,
+    Bug.PUBLISH_STALE_COUNT: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.PUBLISH_SKIPS_FROZEN: (),
+    Bug.FLUSH_IGNORES_GRACE: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.COMPACT_RENUMBERS: SOUND,
+    Bug.MANIFEST_LISTS_MEMTABLES: (),
+    Bug.ARM_N_COMMITTED: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.READ_N_ANY_GENERATION: (),
 }
 
 
+def soundness_and_tightness(v: Variant) -> list[Result]:
+    """The obligations a planted bug must break, bounded ones first (their failure
+    is a concrete trace): soundness (BMC), tightness, then the inductive proof.
+    Stops at the first failure."""
+    thunks = obligation_thunks(v, deepen=False)
+    inductive_, _, sound_bmc, tight = thunks[:4]
+    out: list[Result] = []
+    for thunk in (sound_bmc, tight, inductive_):
+        out += thunk()
+        if not all(r.ok for r in out):
+            break
+    return out
+
+
 def planted(bug: Bug) -> tuple[bool, list[str], float]:
-    """Plant ``bug``; detected iff some obligation of some design changes status."""
+    """Plant ``bug``; detected iff a soundness or tightness obligation of some design
+    fails, or, for a divergence (``encode.DIVERGENCES``), iff the conformance check
+    with the model fails."""
     failed: list[str] = []
     total = 0.0
+    if bug in DIVERGENCES:
+        from .conformance import explore
+
+        t0 = time.perf_counter()
+        _, failures = explore(frozenset({bug}), stop_at_failure=True)
+        return bool(failures), [f"conformance: {f.what}" for f in failures[:1]], (
+            time.perf_counter() - t0)
     for d in PLANTED[bug]:
-        rep = design_obligations(Variant(d, frozenset({bug})), stop_at_failure=True)
-        total += sum(r.seconds for r in rep.results)
-        failed += [f"{d.value}:{r.name}" for r in rep.results if not r.ok]
+        results = soundness_and_tightness(Variant(d, frozenset({bug})))
+        total += sum(r.seconds for r in results)
+        failed += [f"{d.value}:{r.name}" for r in results if not r.ok]
         if failed:
             break
     return bool(failed), failed, total

@@ -168,6 +168,20 @@ HAZARDS: dict[str, Hazard] = {
 
 DESIGNS: tuple[Design, ...] = tuple(Design)
 
+#: machine column → solver column (``proofs.obligations.HAZARDS``; "none" is the
+#: solver's baseline).  The machine's H5 is compaction between arm and check with
+#: an atomic arm snapshot: the solver's H5b (its H5a, manifest skew, has no
+#: machine column: impl collects atomically).  Every other name is the same.
+MACHINE_TO_PROOF_HAZARD = {"baseline": "none", "H5": "H5b"}
+
+#: the solver's words → the machine's words
+PROOF_TO_MACHINE_VERDICT = {"proved": "sound", "cex": "VIOLATION", "under-count": "under-count"}
+
+
+def proof_hazard(hazard: str) -> str:
+    """The solver's column for the machine's column ``hazard``."""
+    return MACHINE_TO_PROOF_HAZARD.get(hazard, hazard)
+
 _RANK = {"sound": 0, "under-count": 1, "VIOLATION": 2}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,3 +30,15 @@ def make_wal(tmp_path: Path) -> Callable[..., object]:
         return MemWal.create(root, SCHEMA, "id", MemWalOptions(**options), base=base)  # type: ignore[arg-type]
 
     return _make
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The z3 term caches are per process: a mutation-testing worker forked from a
+    warm process (mutmut) must rebuild them from the code under test, not reuse
+    terms built from the unmutated encoding."""
+    for name in ("proofs.encode", "proofs.conformance", "proofs.obligations"):
+        module = sys.modules.get(name)
+        for attr in vars(module).values() if module is not None else ():
+            clear = getattr(attr, "cache_clear", None)
+            if callable(clear):
+                clear()

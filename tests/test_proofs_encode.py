@@ -74,9 +74,21 @@ def test_u64_table_matches_python(mem: bool, g: int, i: int, a: int, n: int) -> 
                                           active_batch_count=n)
 
 
+small = st.integers(min_value=0, max_value=3)  # small, so g = A and idx = N come up often
+
+
 @settings(deadline=None)
-@given(st.booleans(), ints, ints, ints, ints)
-def test_planted_rule_bugs_differ_somewhere(mem: bool, g: int, i: int, a: int, n: int) -> None:
-    """The planted table is a parameter: the shipped table is never edited."""
+@given(st.booleans(), small, small, small, small)
+def test_planted_rule_bugs_differ_exactly_on_their_cell(mem: bool, g: int, i: int, a: int,
+                                                       n: int) -> None:
+    """A planted rule bug is a parameter (the shipped table is never edited) and it
+    changes the predicate on its own cell and nowhere else: ``SST_GT`` on SSTable
+    rows with g = A, ``PREFIX_LE`` on the memtable row at idx = N of generation A."""
     assert e.rules_for(frozenset()) == d.GENERATION_RULES
-    assert e.rules_for(frozenset({e.Bug.SST_GT})) != d.GENERATION_RULES
+    kw = dict(in_cut=True, in_memory=mem, generation=g, append_index=i,
+              active_generation=a, active_batch_count=n)
+    shipped = d.admit_as_of_cut(**kw)
+    sst_gt = _eval(e.z3_admit_as_of_cut(**kw, rules=e.rules_for(frozenset({e.Bug.SST_GT}))))
+    prefix_le = _eval(e.z3_admit_as_of_cut(**kw, prefix_le=True))
+    assert (sst_gt != shipped) == (not mem and g == a)
+    assert (prefix_le != shipped) == (mem and g == a and i == n)

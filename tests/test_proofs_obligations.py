@@ -9,7 +9,7 @@ import pytest
 from model.designs import Design
 from proofs import obligations as ob
 from proofs.cli import TRACES_PATH, traces_json
-from proofs.encode import Bug, Variant
+from proofs.encode import DIVERGENCES, Bug, Variant
 from proofs.run import run_all
 
 
@@ -27,8 +27,24 @@ def test_unsound_designs_have_counterexamples(design: Design) -> None:
 
 @pytest.mark.parametrize("bug", list(ob.PLANTED), ids=lambda b: b.name)
 def test_planted_bug_is_detected(bug: Bug) -> None:
+    """A proof bug breaks a soundness or tightness obligation; a divergence, conformance."""
     detected, failed, _ = ob.planted(bug)
     assert detected, failed
+    if bug in DIVERGENCES:
+        assert failed[0].startswith("conformance: ")
+    else:
+        assert failed[0].split(":")[1].startswith(("sound.", "tight.")), failed
+
+
+def test_divergences_are_named_for_what_they_are() -> None:
+    """No soundness or tightness obligation of any sound design sees a divergence:
+    that is what the name claims, and why conformance is its only judge."""
+    seen = {f"{bug.name}:{d.value}:{r.name}"
+            for bug in DIVERGENCES for d in ob.SOUND
+            for r in ob.soundness_and_tightness(Variant(d, frozenset({bug}))) if not r.ok}
+    assert seen == set()
+    assert all(ob.PLANTED[bug] == () for bug in DIVERGENCES)
+    assert all(ob.PLANTED[bug] for bug in Bug if bug not in DIVERGENCES)
 
 
 def test_shortest_trace_for_dropped_a2_is_readable() -> None:

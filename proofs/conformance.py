@@ -1,0 +1,610 @@
+"""Conformance of the z3 step relation (``proofs/encode.py``) with the model.
+
+The proofs hold for whatever ``encode.transition`` happens to contain, so this
+module holds it against ``model/`` state by state.  A *world* is a concrete
+model state of one shard ``s`` plus everything the encoding keeps about it:
+which batch is the row under test R (by its WAL position: the encoding follows
+the physical write, which a replay renumbers), and the read arm's ghost (its
+observation, the state its count N was read at, whether it read its SSTable
+list early).  :func:`abstract` maps a world onto the encoding's ``State``
+fields, and :func:`check_step` asks z3, for one world and one event:
+
+* **admits**: the encoded step from ``abstract(w)`` can reach
+  ``abstract(w')``, where ``w'`` is what the model does;
+* **nothing else**: it can reach no other value of the fields that mean
+  something in ``w'`` (:data:`MEANINGFUL`; e.g. R's append index means
+  nothing before R is written).
+
+The encoding's nondeterministic choices are pinned to the concrete fact each
+one abstracts (:func:`pins`): ``pick`` — the new batch is R; ``fl`` — the
+oldest frozen generation's batch count; ``ocx`` — the exact cut's count for
+the generation R lands in.  With the choices pinned the step is a function,
+so "admits and nothing else" is exactly "computes the model's successor".
+An event the model ignores (its precondition fails) must be a no-op or have
+no successor in z3.
+
+:func:`check_admitted` does the same for the check: at every world whose cut
+is complete, each design's ``encode.admitted`` agrees with ``model.read.admitted``
+on R.  The arm's capture (``A, N``, the exact cut's ``xa, xn, oc, ep_a``) and
+its observation of R are fields of ``abstract`` and so are compared at every
+step after the arm.
+
+What the model has no word for is built here from model pieces, and named:
+``manifest`` (the arm reads its SSTable list early, H5a) is
+:func:`observe_skewed`; the check's stale SSTable list (``stale``) is not
+modelled and is pinned off.  The encoding runs with no assumption (the widest
+relation); an assumption only removes steps.
+
+:data:`NARROWER` lists the one place the encoding is deliberately narrower
+than the model, and the exploration asserts exactly that much: ``read_n`` (the
+after-scan capture) re-reads N only while the arm's generation is still the
+active one.  A narrower relation can only lose counterexamples, and the only
+column that reads N late (H1) is a counterexample column already.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import z3
+
+from model import state as ms
+from model.designs import Capture, Design
+from model.read import Cut, Observation, admitted, capture, observe
+from model.state import IN_MEMORY, State, Status
+
+from . import encode as e
+
+SHARD = "s"
+
+#: model status → the encoding's row status code
+STATUS_CODE: dict[Status, int] = {
+    Status.ACTIVE: e.MEM, Status.FROZEN: e.MEM, Status.RETAINED: e.RET,
+    Status.SSTABLE: e.SST, Status.COMPACTED: e.GONE,
+}
+
+#: the fields that mean something, by situation (others are don't-care)
+ALWAYS = ("sx", "ep", "cur", "cg", "ac", "av", "nfl", "rs", "armed", "man_taken", "nread")
+ROW = ("rg", "ri", "ra", "gc", "gv")  # once R is written
+ROW_MEM = ("below",)  # while R is unflushed
+GHOST = ("obs", "sx_a", "A", "N", "ep_a", "xa", "xn")  # once the arm ran
+GHOST_ROW = ("oc",)  # once the arm ran and R is written
+MANIFEST = ("man_r",)  # once the arm read its SSTable list early
+
+#: where the encoding is narrower than the model, on purpose (module docstring)
+NARROWER = {
+    "read_n": "after_scan re-reads N only while the arm's generation is active "
+              "(H1 is a counterexample column; a narrower relation loses none it needs)",
+}
+
+Value = int | bool
+
+
+# --------------------------------------------------------------------------
+# Worlds
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """A model state plus the row under test and the arm's ghost."""
+
+    state: State
+    r: int | None = None  # WAL position of R's batch in shard s; None: not yet written
+    arm: Observation | None = None
+    n_at: State | None = None  # after_scan: the state N was re-read at
+    nread: bool = True  # the cut is complete (after_scan: N re-read)
+    manifest: State | None = None  # the state the arm read its SSTable list at
+    cap: Capture = Capture.VISIBLE_COUNT  # how the arm takes N (chosen by the arm event)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A tier configuration (the arm's capture variant is the arm event's)."""
+
+    config: ms.Config
+
+    @property
+    def grace0(self) -> bool:
+        return self.config.release_at_flush
+
+
+#: one event of the conformance alphabet: (name, pk(s) or the arm's capture, batch is R)
+Ev = tuple[str, object, bool]
+
+
+def observe_skewed(manifest: State, at: State) -> Observation:
+    """An arm that listed its SSTables at ``manifest`` and took memtable refs at ``at``."""
+    listed = {(sid, g.number) for sid, s in manifest.shards for g in s.generations
+              if g.status in (Status.SSTABLE, Status.RETAINED)}
+    seen = frozenset(r for r in ms.rows(at)
+                     if (r.status in IN_MEMORY and r.visible)
+                     or (r.status is Status.SSTABLE and (r.id.shard, r.id.generation) in listed))
+    return Observation(at, seen)
+
+
+def _locate(st: State, wal: int | None) -> tuple[ms.Generation, int] | None:
+    sh = st.shard(SHARD)
+    if sh is None or wal is None:
+        return None
+    for g in sh.generations:
+        if wal in g.wal:
+            return g, g.wal.index(wal)
+    return None
+
+
+def _exact(w: World) -> ms.Shard | None:
+    return w.arm.at.shard(SHARD) if w.arm is not None else None
+
+
+def exact_count(w: World, generation: int) -> int:
+    """The exact cut's observed count for ``generation`` (what the scan read of it)."""
+    assert w.arm is not None
+    c = capture(Design.EXACT_CUT, w.arm).get(SHARD)
+    if c is None:
+        return 0
+    n = c.observed_count(generation)
+    at = w.arm.at.shard(SHARD)
+    g = at.generation(generation) if at is not None else None
+    if w.manifest is not None and g is not None and g.status is Status.SSTABLE:
+        # an SSTable the early list missed was not read
+        then = w.manifest.shard(SHARD)
+        was = then.generation(generation) if then is not None else None
+        if was is None or was.status not in (Status.SSTABLE, Status.RETAINED):
+            return 0
+    return n
+
+
+def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
+    """The encoding's ``State`` for ``w`` (don't-cares filled with 0), and its meaningful fields."""
+    v: dict[str, Value] = {f: 0 for f in ("rg", "ri", "gc", "gv", "below", "A", "N", "ep_a",
+                                         "xa", "xn", "oc")}
+    v.update(ra=False, obs=False, sx_a=False, man_r=False)
+    sh = w.state.shard(SHARD)
+    if sh is None:
+        v.update(sx=False, ep=1, cur=1, cg=1, ac=0, av=0, nfl=0)
+        frozen: list[ms.Generation] = []
+    else:
+        act = sh.active
+        frozen = [g for g in sh.generations if g.status is Status.FROZEN]
+        unflushed = [g.number for g in sh.generations
+                     if g.status in (Status.ACTIVE, Status.FROZEN)]
+        v.update(sx=True, ep=sh.epoch, cur=act.number, cg=min(unflushed), ac=act.committed,
+                 av=act.visible, nfl=sum(g.committed for g in frozen))
+    meaningful = set(ALWAYS)
+    loc = _locate(w.state, w.r)
+    v["rs"] = e.NONE if loc is None else STATUS_CODE[loc[0].status]
+    if loc is not None:
+        g, i = loc
+        v.update(rg=g.number, ri=i, ra=g.status is Status.ACTIVE, gc=g.committed, gv=g.visible)
+        meaningful |= set(ROW)
+        if v["rs"] == e.MEM:
+            v["below"] = sum(f.committed for f in frozen if f.number < g.number)
+            meaningful |= set(ROW_MEM)
+    v["armed"] = w.arm is not None
+    v["nread"] = w.nread
+    if w.arm is not None:
+        at = w.arm.at.shard(SHARD)
+        asof = capture(Design.AS_OF_CUT, w.arm, w.cap, later=w.n_at).get(SHARD)
+        v.update(sx_a=at is not None,
+                 A=asof.active_generation if asof else 0,
+                 N=asof.active_batch_count if asof else 0,
+                 ep_a=at.epoch if at else 1,
+                 xa=at.active.number if at else 1,
+                 obs=w.r is not None and any(r.id.shard == SHARD and r.wal == w.r
+                                             for r in w.arm.seen))
+        v["xn"] = exact_count(w, int(v["xa"])) if at else 0
+        meaningful |= set(GHOST)
+        if loc is not None:
+            v["oc"] = exact_count(w, loc[0].number)
+            meaningful |= set(GHOST_ROW)
+    v["man_taken"] = w.manifest is not None
+    if w.manifest is not None:
+        then = _locate(w.manifest, w.r)
+        v["man_r"] = then is not None and then[0].status in (Status.RETAINED, Status.SSTABLE)
+        meaningful |= set(MANIFEST)
+    return v, frozenset(meaningful)
+
+
+# --------------------------------------------------------------------------
+# The world's events
+# --------------------------------------------------------------------------
+
+
+def _plain_put(st: State, batch: ms.Batch, *, lagged: bool) -> State:
+    """``put`` without auto-freeze, under the given visibility."""
+    plain = replace(st, config=replace(st.config, lagged=lagged, max_memtable_batches=None))
+    return replace(ms.put(plain, SHARD, batch), config=st.config)
+
+
+def enabled(w: World, setup: Setup, name: str) -> bool:
+    """Ghost events run once, in order; tier events always (the model decides no-ops)."""
+    if name == "arm":
+        return w.arm is None
+    if name == "manifest":
+        return w.arm is None and w.manifest is None
+    if name == "read_n":
+        return w.arm is not None and not w.nread
+    return True
+
+
+def world_step(w: World, setup: Setup, ev: Ev) -> list[tuple[str, World]]:
+    """The model's move as a list of (encoding op, world after it): one op, or
+    ``put`` + ``freeze`` when the put auto-froze the memtable."""
+    name, pk, is_r = ev
+    st = w.state
+    if name in ("put", "delete"):
+        keys = pk if isinstance(pk, tuple) else (pk,)  # a tuple: a multi-row batch
+        batch: ms.Batch = tuple((k, ms.TOMBSTONE if name == "delete" else f"v-{k}")
+                                for k in keys)
+        sh = st.shard(SHARD)
+        r = (sh.next_wal if sh else 1) if is_r else w.r
+        # the encoding's put commits without publishing (the lagged tier); an
+        # immediate put is that put and a publish, and an auto-freeze a freeze
+        steps = [("put", replace(w, state=_plain_put(st, batch, lagged=True), r=r))]
+        mid = _plain_put(st, batch, lagged=st.config.lagged)
+        if not st.config.lagged:
+            steps.append(("publish", replace(w, state=mid, r=r)))
+        after = ms.put(st, SHARD, batch)
+        if after != mid:
+            steps.append(("freeze", replace(w, state=after, r=r)))
+        return steps
+    if name == "arm":
+        arm = (observe(st) if w.manifest is None else observe_skewed(w.manifest, st))
+        sx = st.shard(SHARD) is not None
+        cap = Capture(str(pk))
+        nread = cap is not Capture.AFTER_SCAN or not sx
+        return [("arm", replace(w, arm=arm, nread=nread, cap=cap))]
+    if name == "read_n":
+        return [("read_n", replace(w, n_at=st, nread=True))]
+    if name == "manifest":
+        return [("manifest", replace(w, manifest=st))]
+    fn = {"publish": ms.publish, "freeze": ms.freeze, "flush": ms.flush,
+          "release": ms.release, "compact": ms.compact, "crash": ms.crash}[name]
+    return [(name, replace(w, state=fn(st, SHARD)))]
+
+
+def pins(w: World, after: World, setup: Setup, op: str) -> dict[str, int | bool]:
+    """The encoding's choices for this step, pinned to the facts they abstract."""
+    pick = op == "put" and w.r is None and after.r is not None
+    fl = 0
+    if op == "flush":
+        sh = w.state.shard(SHARD)
+        frozen = [g for g in sh.generations if g.status is Status.FROZEN] if sh else []
+        fl = frozen[0].committed if frozen else 0
+    ocx = 0
+    loc = _locate(after.state, after.r)
+    if after.arm is not None and loc is not None:
+        ocx = exact_count(after, loc[0].number)
+    return {"pick": pick, "fl": fl, "ocx": ocx}
+
+
+# --------------------------------------------------------------------------
+# Asking z3
+# --------------------------------------------------------------------------
+
+FIELDS = [f.name for f in e.fields(e.State)]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One case where the encoding and the model part ways."""
+
+    what: str
+    events: tuple[Ev, ...]
+    setup: Setup
+    detail: str
+
+    def __str__(self) -> str:
+        evs = ", ".join(f"{n}({pk})" if n == "arm" else f"{n} {pk}{'=R' if r else ''}"
+                        if n in ("put", "delete") else n for n, pk, r in self.events)
+        return (f"{self.what} after [{evs}] (lagged={self.setup.config.lagged}, "
+                f"grace0={self.setup.grace0}): {self.detail}")
+
+
+@functools.cache
+def _val(x: Value) -> z3.ExprRef:
+    return z3.BoolVal(x) if isinstance(x, bool) else z3.IntVal(x)
+
+
+def _subst(term: z3.ExprRef, frm: list[z3.ExprRef], to: list[z3.ExprRef]) -> z3.ExprRef:
+    """``z3.substitute`` without its per-pair Python checks (the pairs are built here)."""
+    n = len(frm)
+    a_from, a_to = (z3.Ast * n)(), (z3.Ast * n)()
+    for i in range(n):
+        a_from[i], a_to[i] = frm[i].as_ast(), to[i].as_ast()
+    ctx = term.ctx
+    return z3.z3._to_expr_ref(z3.Z3_substitute(ctx.ref(), term.as_ast(), n, a_from, a_to), ctx)
+
+
+@functools.cache
+def _stepper(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool,
+             ) -> tuple[z3.Solver, list[z3.ExprRef], list[z3.ExprRef], list[z3.ExprRef]]:
+    """An incremental solver holding the encoded step for one op and configuration
+    (the check's stale list pinned off), with its state, successor and choice constants."""
+    consts, term = e._template(frozenset(), bugs)
+    n = len(FIELDS)
+    s_c, t_c = consts[:n], consts[n:2 * n]
+    op_c, pick, fl, ocx, cap_c, grace_c, stale_c = consts[2 * n:]
+    fixed = z3.substitute(term, (op_c, _val(e.OP[op])), (cap_c, _val(e.CAP[cap])),
+                          (grace_c, _val(grace0)), (stale_c, _val(False)))
+    solver = z3.Solver()
+    solver.add(z3.simplify(fixed))
+    return solver, s_c, t_c, [pick, fl, ocx]
+
+
+@functools.cache
+def _fixed(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool) -> z3.BoolRef:
+    return _stepper(bugs, op, cap, grace0)[0].assertions()[0]
+
+
+@functools.cache
+def _t_names(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool) -> dict[str, str]:
+    return {c.decl().name(): f for c, f in zip(_stepper(bugs, op, cap, grace0)[2], FIELDS,
+                                                strict=True)}
+
+
+_INT = r"(\d+|\(- \d+\))"
+_NAME = r"([^\s()]+)"
+_ATOM = re.compile(rf"\(= {_NAME} {_INT}\)|\(= {_INT} {_NAME}\)|\(not {_NAME}\)|{_NAME}")
+
+
+def _parse(term: z3.BoolRef, t_names: dict[str, str]) -> dict[str, Value] | None:
+    """Read ``(and (= t.f c) t.g (not t.h) ...)`` (every successor field fixed) into
+    values, else None.  Parsed from the s-expression: one call into z3, not hundreds."""
+    text = term.sexpr()
+    if text.startswith("(and "):
+        text = text[5:-1]
+    out: dict[str, Value] = {}
+    pos = 0
+    for m in _ATOM.finditer(text):
+        if text[pos:m.start()].strip():
+            return None
+        pos = m.end()
+        eq, neg, pos_name = m.group(1) or m.group(4), m.group(5), m.group(6)
+        if eq is not None:
+            if eq not in t_names:
+                return None
+            raw = m.group(2) or m.group(3)
+            out[t_names[eq]] = -int(raw[3:-1]) if raw.startswith("(-") else int(raw)
+        elif (neg or pos_name) in t_names:
+            out[t_names[neg or pos_name]] = neg is None
+        else:
+            return None
+    if text[pos:].strip():
+        return None
+    return out if len(out) == len(t_names) else None
+
+
+def successors(bugs: frozenset[e.Bug], s: dict[str, Value], op: str,
+               choice: dict[str, int | bool], setup: Setup, cap: Capture,
+               keep: Iterable[str]) -> list[dict[str, Value]]:
+    """The values of the fields ``keep`` the encoded step reaches from ``s`` (up to two).
+
+    The step with ``s`` and the choices substituted usually simplifies to
+    ``False`` or to one value per field; anything else goes to the solver.
+    """
+    solver, s_c, t_c, ch = _stepper(bugs, op, cap, setup.grace0)
+    keep = list(keep)
+    to = [_val(s[f]) for f in FIELDS] + [_val(choice[k]) for k in ("pick", "fl", "ocx")]
+    term = z3.simplify(_subst(_fixed(bugs, op, cap, setup.grace0), [*s_c, *ch], to))
+    if z3.is_false(term):
+        return []
+    parsed = _parse(term, _t_names(bugs, op, cap, setup.grace0))
+    if parsed is not None:
+        return [{f: parsed[f] for f in keep}]
+    t_of = dict(zip(FIELDS, t_c, strict=True))
+    found: list[dict[str, Value]] = []
+    solver.push()
+    try:
+        solver.add(term)
+        while len(found) < 2 and solver.check() == z3.sat:
+            m = solver.model()
+            got: dict[str, Value] = {}
+            for f in keep:
+                x = m.eval(t_of[f], model_completion=True)
+                got[f] = z3.is_true(x) if z3.is_bool(x) else x.as_long()  # type: ignore[attr-defined]
+            found.append(got)
+            solver.add(z3.Or([t_of[f] != _val(got[f]) for f in keep]))
+    finally:
+        solver.pop()
+    return found
+
+
+def check_step(bugs: frozenset[e.Bug], w: World, setup: Setup, ev: Ev,
+               trace: tuple[Ev, ...], moves: Counter[str] | None = None,
+               ) -> tuple[list[World], list[Failure]]:
+    """One model event against the encoding: the world it leads to (none if the
+    branch ends), and any failure."""
+    cur = w
+    for op, nxt in world_step(w, setup, ev):
+        s, _ = abstract(cur, setup)
+        full, keep = abstract(nxt, setup)
+        want = {f: full[f] for f in keep}
+        got = successors(bugs, s, op, pins(cur, nxt, setup, op), setup, nxt.cap, keep)
+        narrower = op == "read_n" and _arm_gen_left(cur)
+        if nxt == cur:  # the model ignores the event: z3 does nothing, or cannot move
+            ok, what = got in ([], [want]), f"{op} (a no-op in the model)"
+        elif narrower:  # NARROWER: exactly "cannot move"
+            ok, what = got == [], f"{op} (narrower than the model)"
+        else:
+            ok, what = got == [want], op
+        if not ok:
+            return [], [Failure(what, (*trace, ev), setup, _diff(want, got))]
+        if moves is not None:
+            moves[f"{op} (no-op)" if nxt == cur else f"{op} (narrower)" if narrower else op] += 1
+        if narrower:
+            return [], []
+        cur = nxt
+    return [cur], []
+
+
+def _arm_gen_left(w: World) -> bool:
+    """The arm's generation is no longer the active one (or the epoch changed)."""
+    assert w.arm is not None
+    at, now = w.arm.at.shard(SHARD), w.state.shard(SHARD)
+    if at is None or now is None:
+        return False
+    return now.active.number != at.active.number or now.epoch != at.epoch
+
+
+def _diff(want: dict[str, Value], got: list[dict[str, Value]]) -> str:
+    if not got:
+        return "z3 has no successor"
+    if len(got) > 1:
+        return f"z3 has several successors, e.g. {got[0]} and {got[1]}"
+    bad = {f: (want.get(f), got[0][f]) for f in got[0] if want.get(f) != got[0][f]}
+    return "field (model, z3): " + ", ".join(f"{f} {a}≠{b}" for f, (a, b) in sorted(bad.items()))
+
+
+@functools.cache
+def _admit_template(design: Design, bugs: frozenset[e.Bug], cap: Capture, grace0: bool,
+                    ) -> tuple[list[z3.ExprRef], z3.BoolRef]:
+    """``encode.admitted`` over placeholder state constants (built once, then substituted)."""
+    s = e.State.fresh("@adm")
+    cfg = e.Config(z3.IntVal(e.CAP[cap]), z3.BoolVal(grace0), z3.BoolVal(False))
+    return s.values(), e.admitted(e.Variant(design, bugs), s, cfg, frozenset())
+
+
+def check_admitted(bugs: frozenset[e.Bug], w: World, setup: Setup,
+                   trace: tuple[Ev, ...]) -> list[Failure]:
+    """At a complete cut, each design's z3 check admits R iff the model's does."""
+    if w.arm is None or not w.nread or w.r is None:
+        return []
+    loc = _locate(w.state, w.r)
+    if loc is None:
+        return []
+    s, _ = abstract(w, setup)
+    to = [_val(s[f]) for f in FIELDS]
+    out = []
+    for d in Design:
+        cut = _model_cut(d, w, setup)
+        model = any(r.wal == w.r and r.id.shard == SHARD for r in admitted(d, cut, w.state))
+        consts, tmpl = _admit_template(d, bugs, w.cap, setup.grace0)
+        term = z3.simplify(_subst(tmpl, consts, to))
+        if not (z3.is_true(term) or z3.is_false(term)):
+            out.append(Failure(f"check[{d.value}]", trace, setup, f"not concrete: {term}"))
+        elif z3.is_true(term) != model:
+            out.append(Failure(f"check[{d.value}]", trace, setup,
+                               f"model admits R: {model}, z3: {z3.is_true(term)}"))
+    return out
+
+
+def _model_cut(d: Design, w: World, setup: Setup) -> Cut:
+    assert w.arm is not None
+    cut = capture(d, w.arm, w.cap, later=w.n_at)
+    if d is not Design.EXACT_CUT or w.manifest is None:
+        return cut
+    # the exact cut records what its (skewed) scan read
+    entries = []
+    for sid, sc in cut.shards:
+        observed = tuple((g, exact_count(w, g) if sid == SHARD else n) for g, n in sc.observed)
+        entries.append((sid, replace(sc, observed=observed)))
+    return replace(cut, shards=tuple(entries))
+
+
+# --------------------------------------------------------------------------
+# Exploration
+# --------------------------------------------------------------------------
+
+TIER_EVENTS = ("publish", "freeze", "flush", "release", "compact", "crash")
+GHOST_EVENTS = ("manifest", "arm", "read_n")
+
+#: the bounded alphabet's configurations: visibility × release
+SETUPS = tuple(
+    Setup(ms.Config(lagged=lagged, release_at_flush=grace0))
+    for lagged in (False, True) for grace0 in (True, False)
+)
+
+
+def alphabet(w: World, setup: Setup, pk: object) -> Iterator[Ev]:
+    """The events the exploration tries at ``w``: a put that is or is not R, and the rest.
+
+    A delete is a put to the encoding (it does not model ops), so only the
+    generated traces use it."""
+    yield ("put", pk, False)
+    if w.r is None:
+        yield ("put", pk, True)
+    for name in (*TIER_EVENTS, *GHOST_EVENTS):
+        if not enabled(w, setup, name):
+            continue
+        if name == "arm":
+            yield from ((name, cap.value, False) for cap in Capture)
+        else:
+            yield (name, None, False)
+
+
+@dataclass
+class Stats:
+    """What an exploration covered."""
+
+    worlds: int = 0  # distinct worlds reached
+    steps: int = 0  # (world, event) pairs checked
+    checks: int = 0  # worlds whose complete cut was checked for every design
+    moves: Counter[str] = field(default_factory=Counter)  # encoding op → model moves checked
+
+
+def explore(bugs: frozenset[e.Bug] = frozenset(), depth: int = 4,
+            setups: Iterable[Setup] = SETUPS, *, stop_at_failure: bool = False,
+            ) -> tuple[Stats, list[Failure]]:
+    """Every world reachable in ``depth`` events from an empty tier, under every setup.
+
+    Breadth first over all setups at once, so the shallowest failure of any
+    setup comes first.  Worlds are deduplicated; each new world is checked
+    against every event of the alphabet and, where its cut is complete,
+    against every design's check.
+    """
+    stats = Stats()
+    failures: list[Failure] = []
+    frontier: list[tuple[Setup, World, tuple[Ev, ...]]] = [
+        (setup, World(ms.initial(config=setup.config)), ()) for setup in setups]
+    seen = {(setup, w) for setup, w, _ in frontier}
+    for level in range(depth + 1):
+        nxt: list[tuple[Setup, World, tuple[Ev, ...]]] = []
+        for setup, w, trace in frontier:
+            stats.worlds += 1
+            if w.arm is not None and w.nread and w.r is not None:
+                stats.checks += 1
+                failures += check_admitted(bugs, w, setup, trace)
+                if failures and stop_at_failure:
+                    return stats, failures
+            if level == depth:
+                continue
+            for ev in alphabet(w, setup, "k"):
+                after, fails = check_step(bugs, w, setup, ev, trace, stats.moves)
+                stats.steps += 1
+                failures += fails
+                if failures and stop_at_failure:
+                    return stats, failures
+                for a in after:
+                    if (setup, a) not in seen:
+                        seen.add((setup, a))
+                        nxt.append((setup, a, (*trace, ev)))
+        frontier = nxt
+    return stats, failures
+
+
+def run_trace(bugs: frozenset[e.Bug], setup: Setup, events: Iterable[Ev],
+              ) -> tuple[int, list[Failure]]:
+    """Check one event sequence step by step (events not enabled are skipped)."""
+    w = World(ms.initial(config=setup.config))
+    trace: tuple[Ev, ...] = ()
+    n = 0
+    for ev in events:
+        if not enabled(w, setup, ev[0]) or (ev[2] and w.r is not None):
+            continue
+        after, fails = check_step(bugs, w, setup, ev, trace)
+        trace = (*trace, ev)
+        n += 1
+        if after:
+            fails += check_admitted(bugs, after[0], setup, trace)
+        if fails:
+            return n, fails
+        if not after:
+            return n, []
+        w = after[0]
+    return n, []
