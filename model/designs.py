@@ -1,4 +1,4 @@
-"""The cut designs of DESIGN.md §4, each one pure predicate over integers.
+"""The cut designs (docs/DESIGN.md "Cut designs"), each one pure predicate over integers.
 
 Every predicate answers one question, and nothing else:
 
@@ -78,7 +78,7 @@ class Verdict(enum.StrEnum):
 
 
 #: PR #7215's rule table: (source, g vs A) → verdict.  Identical in V-AsOf and
-#: V-FTW (reference §5); SPEC.md renders it, proofs/ encodes it.
+#: V-FTW (LANCE.md "Versions of the cut"); SPEC.md renders it, proofs/ encodes it.
 GENERATION_RULES: dict[tuple[Source, Rel], Verdict] = {
     (Source.MEMTABLE, Rel.BELOW): Verdict.WHOLE,
     (Source.MEMTABLE, Rel.AT): Verdict.PREFIX,

@@ -48,11 +48,11 @@ plus three arm-side events: ``manifest`` (the arm reads its SSTable list
 early: the H5a skew), ``arm`` and ``read_n`` (the after-scan capture, H1).
 The check happens at the end of the trace.
 
-**Assumptions** (reference §8, A1–A5) are switches, so that each can be
-dropped on its own.  A3 has two halves, because they fail differently:
+**Assumptions** (A1–A5, docs/LANCE.md "When the cut never over-counts") are
+switches, so that each can be dropped on its own.  A3 has two halves, because they fail differently:
 ``A3-shards`` (absent shards get an explicit zero cut, H6) and
 ``A3-sstables`` (the arm's SSTable list is its snapshot's: H5a; and the check
-does not use a stale list: the over-count half of reference H5(b)).  The
+does not use a stale list: the over-count half of hazard H5 (docs/LANCE.md "H5")).  The
 matrix's H5a column lifts only the first half; its H5b column (compaction
 between arm and check, consistent arm) lifts no assumption, only the ``H5b``
 tightness exclusion.
@@ -261,7 +261,7 @@ def rules_for(bugs: frozenset[Bug]) -> dict[tuple[Source, Rel], Verdict]:
     return rules
 
 
-#: reference §8's five conditions; A3 is split into its two halves.
+#: the five conditions A1–A5; A3 is split into its two halves.
 ASSUMPTIONS: dict[str, str] = {
     "A1": "N is the visible count the arm scanned, read no later than the scan",
     "A2": "every lower generation was fully visible when the arm ran",
@@ -567,7 +567,7 @@ def checkable(s: State) -> z3.BoolRef:
     return z3.And(s.armed, s.nread)
 
 
-#: tightness exclusions (DESIGN §1.2): named under-counts.
+#: tightness exclusions (docs/DESIGN.md "The guarantee"): named under-counts.
 EXCLUSIONS = ("H4", "H5b", "epoch")
 
 

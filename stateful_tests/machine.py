@@ -1,6 +1,6 @@
 """The state machine: one alphabet drives a real fresh tier and the model together.
 
-Design (DESIGN.md §6; reference practice §2):
+Design (docs/DESIGN.md "The state machine"):
 
 * **One alphabet.**  Every write-side move — put, delete, publish (frozen tails
   included), freeze, flush, release, compact, new shard, crash + reopen — is a
@@ -15,7 +15,7 @@ Design (DESIGN.md §6; reference practice §2):
   across generations, shards and the base.  Rule arguments are plain PKs and
   shard indexes, independent of the state (good shrinking); a move that does
   not apply is a no-op (``event``-counted), never an ``assume``.
-* **Gates.**  The moves that break an assumption of reference §8 run only
+* **Gates.**  The moves that break an assumption (A1–A5) run only
   while no cut is outstanding, unless the column's ``Hazard`` unlocks them
   (``stateful_tests.hazards``).  ``machine_for(design, hazard)`` builds the
   class: one machine, parameterised, for every cell of the matrix.
@@ -39,7 +39,7 @@ Design (DESIGN.md §6; reference practice §2):
 * **Failures are typed.**  ``SoundnessViolation`` (an over-count: the
   design's fault) and ``Disagreement`` (impl ≠ model: a bug in one of them)
   both carry the numbered story, so a shrunk failure reads as a trace.
-* **Non-vacuity** (practice §1.6 "sometimes"): ``COUNTERS`` (per machine
+* **Non-vacuity** (docs/DESIGN.md "Non-vacuity and planted bugs"): ``COUNTERS`` (per machine
   class) counts the interesting situations that really happened before a
   check — a cut inside a memtable, a flush / freeze / new shard / crash /
   compaction between arm and check, a frozen tail published after the arm.
