@@ -56,6 +56,7 @@ from typing import Any, ClassVar, cast
 
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
+from hypothesis.control import should_note
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -143,6 +144,8 @@ class Harness:
         )
         self.state: State = model_initial(BASE, config)
         self.story: list[str] = []
+        #: the steps run, as ``replay`` takes them (``stateful_tests.repro`` renders them)
+        self.script: list[tuple[Any, ...]] = []
         self.live: dict[int, Live] = {}
         self.arms = 0
         self.counters: Counter[str] = Counter()
@@ -268,6 +271,8 @@ class Harness:
         else:  # pragma: no cover - the alphabet is closed
             raise ValueError(kind)
         self.state = st_
+        if not self.context:  # a move inside an arm or a two-phase read is part of that step
+            self.script.append((kind, pk))
         self.tell(text)
         return True
 
@@ -297,6 +302,7 @@ class Harness:
 
     def arm(self, write_pk: int | None = None) -> int:
         """A read arm; under H1 a write may land between its scan and its capture."""
+        self.script.append(("arm", write_pk))
         obs = mread.observe(self.state)
         wrote: list[bool] = []
         between = None
@@ -354,6 +360,7 @@ class Harness:
 
     def check(self, number: int, consume: bool) -> None:
         """A supersession check of every PK under arm ``number``'s cut."""
+        self.script.append(("check", number, consume))
         live = self.live[number]
         what = f"check #{number}"
         members = self._members(live, what)
@@ -414,6 +421,7 @@ class Harness:
 
     def two_phase(self, ops: Sequence[tuple[str, int]]) -> None:
         """Arm → writes landing in between → base read → check → merge, both sides."""
+        self.script.append(("two_phase", tuple(ops)))
         obs = mread.observe(self.state)
         cut = mread.capture(self.design, obs, self.capture)
         self.arms += 1
@@ -483,19 +491,24 @@ def replay(design: Design, hazard: Hazard, steps: Sequence[tuple[Any, ...]],
     h = Harness(design, hazard, backend)
     try:
         for s in steps:
-            if s[0] == "arm":
-                h.arm(*s[1:])
-            elif s[0] == "check":
-                h.check(s[1], s[2])
-            elif s[0] == "two_phase":
-                h.two_phase(s[1])
-            else:
-                h.apply(s[0], s[1] if len(s) > 1 else 0)
+            run_step(h, s)
             h.agree()
             h.check_all_live()
         return h
     finally:
         h.close()
+
+
+def run_step(h: Harness, s: tuple[Any, ...]) -> None:
+    """One step of a committed story (``Harness.script``'s format), without the invariants."""
+    if s[0] == "arm":
+        h.arm(*s[1:])
+    elif s[0] == "check":
+        h.check(s[1], s[2])
+    elif s[0] == "two_phase":
+        h.two_phase(s[1])
+    else:
+        h.apply(s[0], s[1] if len(s) > 1 else 0)
 
 
 # ---------------------------------------------------------------------------
@@ -517,6 +530,7 @@ class FreshTierMachine(RuleBasedStateMachine):
     first_failure: ClassVar[float | None]
     first_failure_case: ClassVar[int]  # how many test cases it took to find the first failure
     last_failure_steps: ClassVar[int]
+    last_failure_script: ClassVar[list[tuple[Any, ...]]]  # ``Harness.script`` of the last one
 
     arms = Bundle("arms")
 
@@ -536,6 +550,15 @@ class FreshTierMachine(RuleBasedStateMachine):
                 cls.first_failure = time.perf_counter()
                 cls.first_failure_case = cls.COUNTERS["test cases"] + 1
             cls.last_failure_steps = len(self.h.story)
+            cls.last_failure_script = list(self.h.script)
+            if should_note() and cls.backend_factory is impl_backend:
+                # the shrunk story as a plain pytest file (stateful_tests.repro)
+                from stateful_tests.repro import render
+
+                try:
+                    note(render(self.design, self.hazard, self.h.script))
+                except Exception as e:  # noqa: BLE001 - never mask the finding itself
+                    note(f"(no standalone repro: {type(e).__name__}: {e})")
             raise
 
     # -------------------------------------------------------------- writes
@@ -694,6 +717,7 @@ def machine_for(
         "first_failure": None,
         "first_failure_case": 0,
         "last_failure_steps": 0,
+        "last_failure_script": [],
     }
     for i in range(WINDOW_COPIES):
         namespace[f"hazard_window_{i}"] = _window_rule(alphabets(h))
