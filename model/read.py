@@ -139,8 +139,6 @@ def facts(state: State, row: Row) -> RowFacts:
         append_index=row.id.append_index,
         visible=row.visible,
         epoch=shard.epoch,
-        mapped=False,  # production never fills wal_batch_mapping
-        wal_position=row.wal,
     )
 
 

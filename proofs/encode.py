@@ -144,26 +144,14 @@ def rule_table_term(
     return z3.Or(cells)
 
 
-def z3_admit_live_tier(*, in_memory: Bool, visible: Bool) -> z3.BoolRef:
+def z3_admit_live_tier() -> z3.BoolRef:
     """Mirror of ``admit_live_tier``."""
-    del in_memory, visible
     return z3.BoolVal(True)
 
 
-def z3_admit_wal_position_map(
-    *,
-    in_cut: Bool,
-    in_memory: Bool,
-    mapped: Bool,
-    wal_position: Int,
-    cut_wal_position: Int,
-) -> z3.BoolRef:
-    """Mirror of ``admit_wal_position_map``."""
-    return z3.If(
-        z3.Not(_b(in_cut)),
-        z3.BoolVal(True),
-        z3.If(z3.And(_b(in_memory), _b(mapped)), _b(wal_position < cut_wal_position), True),
-    )
+def z3_admit_wal_position_map() -> z3.BoolRef:
+    """Mirror of ``admit_wal_position_map`` (production: nothing is mapped, so live tier)."""
+    return z3.BoolVal(True)
 
 
 def z3_admit_as_of_cut(
@@ -541,11 +529,9 @@ def admitted(v: Variant, s: State, cfg: Config, asm: frozenset[str]) -> z3.BoolR
     le = Bug.PREFIX_LE in v.bugs
     d = v.design
     if d is Design.LIVE_TIER:
-        term = z3_admit_live_tier(in_memory=in_memory, visible=_visible(s))
+        term = z3_admit_live_tier()
     elif d is Design.WAL_POSITION_MAP:
-        # production: wal_batch_mapping is never filled, nothing is mapped
-        term = z3_admit_wal_position_map(in_cut=s.sx_a, in_memory=in_memory, mapped=False,
-                                         wal_position=0, cut_wal_position=0)
+        term = z3_admit_wal_position_map()
     elif d is Design.AS_OF_CUT:
         term = z3_admit_as_of_cut(in_cut=in_cut, in_memory=in_memory, generation=s.rg,
                                   append_index=s.ri, active_generation=s.A,
