@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fuzz": ("asofcut.fuzz", "main", "N workers fuzz the matrix, sharing one example database"),
     "matrix": ("stateful_tests.matrix", "main", "design x hazard matrix of the state machine"),
     "prove": ("proofs.cli", "main", "z3 proofs: obligations, verdict matrix, planted bugs"),
+    "repro": ("asofcut.repro", "main", "a matrix cell's shrunk failure as a plain pytest file"),
     "spec": ("asofcut.spec", "main", "render docs/SPEC.md's generated regions (--check: CI)"),
     "verify": ("asofcut.verify", "main", "proofs + design x hazard matrix + spec check"),
 }

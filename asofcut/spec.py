@@ -1,7 +1,7 @@
 """``asofcut spec [--check]``: render docs/SPEC.md's generated regions.
 
-Producers live next to what they describe: ``model.docs.SECTIONS`` (lifecycle,
-designs, assumptions: read off the tables the model runs on) and
+Producers: ``asofcut.model_docs.SECTIONS`` (lifecycle, designs, assumptions:
+read off the tables the model runs on) and
 ``proofs.docs.SECTIONS`` (obligations, verdict matrix, counterexamples,
 planted bugs: computed by z3 now).  This module only merges them and splices
 them into the document with :mod:`asofcut.specdoc`; ``--check`` is what CI
@@ -21,7 +21,7 @@ from asofcut import specdoc
 
 def producers() -> dict[str, Callable[[], str]]:
     """Every generated region's producer, model's and proofs'."""
-    from model.docs import SECTIONS as MODEL_SECTIONS
+    from asofcut.model_docs import SECTIONS as MODEL_SECTIONS
     from proofs.docs import SECTIONS as PROOF_SECTIONS
 
     clash = set(MODEL_SECTIONS) & set(PROOF_SECTIONS)

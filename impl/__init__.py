@@ -5,7 +5,7 @@ Rules of the package
 * Imports only the stdlib and pyarrow;
   **never** ``model`` (the oracle must stay independent of the code it judges;
   ``tests/test_impl_independence.py`` enforces it).
-* Behaviour follows ``docs/SEMANTICS.md`` exactly; vocabulary is DESIGN.md §1's.
+* Behaviour follows ``docs/SEMANTICS.md`` exactly; vocabulary is docs/DESIGN.md "Vocabulary".
 * Every bad input raises a typed ``AsOfCutError`` subclass *before* any state or
   disk mutation.  Every disk write goes through one ``Disk`` (``before_write``
   hook per write, temp file + ``os.replace``).

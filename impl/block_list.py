@@ -1,7 +1,7 @@
 """fresh_tier_block_list and PK membership: the supersession check.
 
 For each fresh-tier generation of a snapshot, the design's admit predicate
-(DESIGN.md §4; the same rules as ``model/designs.py``, re-implemented here so
+(docs/DESIGN.md "Cut designs"; the same rules as ``model/designs.py``, re-implemented here so
 the oracle stays independent) decides which *candidate* rows count:
 
 * candidates are every **committed** in-memory row (active, frozen, retained)

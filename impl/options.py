@@ -11,7 +11,7 @@ from typing import Literal
 
 from impl.errors import InvalidOptionError
 
-#: The five cut designs of DESIGN.md §4 (same names as everywhere in the project).
+#: The five cut designs (docs/DESIGN.md "Cut designs"; the same names everywhere).
 DESIGNS: tuple[str, ...] = (
     "live_tier",
     "wal_position_map",

@@ -1,4 +1,4 @@
-"""The cut designs of DESIGN.md §4, each one pure predicate over integers.
+"""The cut designs (docs/DESIGN.md "Cut designs"), each one pure predicate over integers.
 
 Every predicate answers one question, and nothing else:
 
@@ -78,7 +78,7 @@ class Verdict(enum.StrEnum):
 
 
 #: PR #7215's rule table: (source, g vs A) → verdict.  Identical in V-AsOf and
-#: V-FTW (reference §5); SPEC.md renders it, proofs/ encodes it.
+#: V-FTW (LANCE.md "Versions of the cut"); SPEC.md renders it, proofs/ encodes it.
 GENERATION_RULES: dict[tuple[Source, Rel], Verdict] = {
     (Source.MEMTABLE, Rel.BELOW): Verdict.WHOLE,
     (Source.MEMTABLE, Rel.AT): Verdict.PREFIX,
@@ -114,33 +114,23 @@ def apply_rule(verdict: Verdict, append_index: int, active_batch_count: int) -> 
 # --------------------------------------------------------------------------
 
 
-def admit_live_tier(*, in_memory: bool, visible: bool) -> bool:
+def admit_live_tier() -> bool:
     """Before the fix: no cut; every committed row of the fresh tier counts."""
-    del in_memory, visible  # the live tier ignores both
     return True
 
 
-def admit_wal_position_map(
-    *,
-    in_cut: bool,
-    in_memory: bool,
-    mapped: bool,
-    wal_position: int,
-    cut_wal_position: int,
-) -> bool:
+def admit_wal_position_map() -> bool:
     """The earlier approach: a batch counts iff its WAL position is below the cut.
 
     The position comes from ``wal_batch_mapping``, which only the test-only
-    ``mark_wal_flushed`` fills.  **An empty map** (production) leaves every
-    batch unmapped; an unmapped batch cannot be placed against the cut, so the
-    check falls back to the live tier for it: admitted.  SSTables carry no
-    map at all and are admitted whole.  So in production this design *is*
-    ``live_tier``, and even with a full map a flush after the arm over-counts.
+    ``mark_wal_flushed`` fills.  **An empty map** (production, and so the
+    model) leaves every batch unmapped; an unmapped batch cannot be placed
+    against the cut, so the check falls back to the live tier for it:
+    admitted.  SSTables carry no map at all and are admitted whole.  So in
+    production this design *is* ``live_tier``, whatever the cut carries
+    (``ShardCut.wal_position``, compared with impl's cut all the same); impl
+    keeps the mapped case for its own tests.
     """
-    if not in_cut:
-        return True
-    if in_memory and mapped:
-        return wal_position < cut_wal_position
     return True
 
 
@@ -217,8 +207,6 @@ class RowFacts:
     append_index: int
     visible: bool
     epoch: int
-    mapped: bool = False
-    wal_position: int = 0
 
 
 @dataclass(frozen=True)
@@ -251,13 +239,10 @@ def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
         "generation": row.generation,
         "append_index": row.append_index,
         "epoch": row.epoch,
-        "mapped": row.mapped,
-        "wal_position": row.wal_position,
         "active_generation": c.active_generation,
         "active_batch_count": c.active_batch_count,
         "cut_epoch": c.epoch,
         "observed_count": c.observed_count(row.generation),
-        "cut_wal_position": c.wal_position,
     }
 
 
@@ -271,14 +256,11 @@ PREDICATES: dict[Design, Callable[..., bool]] = {
 }
 
 
-#: design → the argument names its predicate takes (read once: ``admits`` is on the hot path)
-WANTS: dict[Design, frozenset[str]] = {
-    d: frozenset(inspect.signature(p).parameters) for d, p in PREDICATES.items()
-}
+#: design → the argument names its predicate takes (read once here, not per row)
+_WANTS = {k: tuple(inspect.signature(p).parameters) for k, p in PREDICATES.items()}
 
 
 def admits(design: Design, row: RowFacts, cut: ShardCut | None) -> bool:
     """Does ``design``'s check admit ``row`` under ``cut`` (None: shard absent)?"""
-    d = Design(design)
-    wanted = WANTS[d]
-    return PREDICATES[d](**{k: v for k, v in _arguments(row, cut).items() if k in wanted})
+    args = _arguments(row, cut)
+    return PREDICATES[Design(design)](**{k: args[k] for k in _WANTS[Design(design)]})

@@ -1,7 +1,7 @@
 """The event table: the generation lifecycle as data (h11's ``EVENT_TRIGGERED_TRANSITIONS``).
 
 One row per event of the state machines' alphabet.  Code dispatches through
-it (``step``), docs/SPEC.md renders it (``model.docs``), proofs/ reads the
+it (``step``), docs/SPEC.md renders it (``asofcut.model_docs``), proofs/ reads the
 from → to statuses, and tests/test_model_events.py checks every row against
 what its function really does.  Adding an event means adding a row here.
 """
@@ -43,8 +43,24 @@ def _always(st: State, shard: str) -> bool:
     return True
 
 
+def _absent(st: State, shard: str) -> bool:
+    return st.shard(shard) is None
+
+
 def _nonempty_active(g: state.Generation) -> bool:
     return g.status is Status.ACTIVE and g.committed > 0
+
+
+def _invisible_tail(g: state.Generation) -> bool:
+    return g.in_memory and g.visible < g.committed
+
+
+def _frozen(g: state.Generation) -> bool:
+    return g.status is Status.FROZEN
+
+
+def _retained(g: state.Generation) -> bool:
+    return g.status is Status.RETAINED
 
 
 def _on_disk(g: state.Generation) -> bool:
@@ -55,7 +71,7 @@ EVENTS: dict[str, Event] = {
     e.name: e
     for e in (
         Event(
-            "new shard", state.put, lambda st, sh: st.shard(sh) is None,
+            "new shard", state.put, _absent,
             (), Status.ACTIVE, "shard absent",
             "first put/delete creates it: active generation 1, writer epoch 1",
             "H6: a shard born after the arm is absent from its cut (live tier)",
@@ -72,7 +88,7 @@ EVENTS: dict[str, Event] = {
             "H13: a tombstone in a frozen tail",
         ),
         Event(
-            "publish", state.publish, _shard_has(lambda g: g.in_memory and g.visible < g.committed),
+            "publish", state.publish, _shard_has(_invisible_tail),
             (), None, "an in-memory generation has invisible batches",
             "visible_count := committed_count, frozen tails included",
             "H3: a frozen tail becomes visible after the arm",
@@ -84,14 +100,14 @@ EVENTS: dict[str, Event] = {
             "H3: sealed before fully visible",
         ),
         Event(
-            "flush", state.flush, _shard_has(lambda g: g.status is Status.FROZEN),
+            "flush", state.flush, _shard_has(_frozen),
             (Status.FROZEN,), Status.RETAINED, "a frozen memtable exists",
             "oldest frozen: tail published, SSTable g written with its row ids; "
             "release='at_flush' also releases it in the same step",
             "H4 (with release at flush)",
         ),
         Event(
-            "release", state.release, _shard_has(lambda g: g.status is Status.RETAINED),
+            "release", state.release, _shard_has(_retained),
             (Status.RETAINED,), Status.SSTABLE, "a flushed generation is retained",
             "drop the in-memory copy; readers use the SSTable",
             "H4: the arm's active generation leaves memory",

@@ -1,4 +1,4 @@
-"""The guarantee's three layers (DESIGN.md §1) as functions of any two states.
+"""The guarantee's three layers (docs/DESIGN.md "The guarantee") over any two states.
 
 * ``soundness``: every row the check admits was observed by the arm.  A row
   is "the same" when its id *and* its WAL position match: flush keeps both,
@@ -6,7 +6,7 @@
   was never observed.
 * ``tightness``: every observed row that is still there is admitted, or its
   shortfall carries a named reason (an under-count: a duplicate, not a loss).
-* ``ASSUMPTIONS``: reference §8's five conditions, A1–A5, as predicates over
+* ``ASSUMPTIONS``: A1–A5 (docs/LANCE.md "When the cut never over-counts") over
   (arm, cut, check state, names of the events in between).  A1–A4 are what
   ``as_of_cut`` needs for soundness; A5 is what it needs to avoid the H4
   under-count.  ``exact_cut`` needs only A1.
@@ -86,7 +86,7 @@ def verdict(design: Design, arm: Observation, cut: Cut, check: State) -> str:
 
 
 # --------------------------------------------------------------------------
-# Assumptions A1–A5 (reference §8, "When 'never over-counts' actually holds").
+# Assumptions A1–A5 (docs/LANCE.md "When the cut never over-counts").
 # --------------------------------------------------------------------------
 
 Check = Callable[[Observation, Cut, State, Sequence[str]], bool]

@@ -79,7 +79,7 @@ def observe(state: State) -> Observation:
 def _active_count(shard: str, g: Generation, variant: Capture, later: State) -> int:
     """The active generation's N, per capture variant (the only count a variant changes).
 
-    SEMANTICS "Reading": the variant is how ``AsOfCut``'s N is taken; every
+    SEMANTICS.md "Reading": the variant is how ``AsOfCut``'s N is taken; every
     other count (``exact_cut``'s observed, ``wal_position_map``'s bound) is
     what the scan read, whatever the variant, as impl/ and proofs/ record it.
     """
@@ -139,8 +139,6 @@ def facts(state: State, row: Row) -> RowFacts:
         append_index=row.id.append_index,
         visible=row.visible,
         epoch=shard.epoch,
-        mapped=False,  # production never fills wal_batch_mapping
-        wal_position=row.wal,
     )
 
 

@@ -43,7 +43,7 @@ class ModelError(ValueError):
 
 
 class Status(enum.StrEnum):
-    """Where a generation is in its lifecycle (SEMANTICS "Lifecycle of a generation")."""
+    """Where a generation is in its lifecycle (SEMANTICS.md "Lifecycle of a generation")."""
 
     ACTIVE = "active"
     FROZEN = "frozen"

@@ -59,7 +59,8 @@ def obligations() -> list[Result]:
     mem = z3.Bool("mem")
     g, i, a, n = (z3.BitVec(x, W) for x in ("g", "i", "a", "n"))
     # (u64.compare, the table against the integer predicate on random u64
-    # values, is a differential test: tests/test_proofs_bv64.py; BV2Int makes
+    # values, is a differential test, tests/test_proofs_encode.py::test_u64_table_matches_python;
+    # BV2Int makes
     # the symbolic version slow for no extra confidence.)
     out = [
         _timed("u64.sentinel", "N = u64::MAX admits every index of generation A in memory",

@@ -48,11 +48,11 @@ plus three arm-side events: ``manifest`` (the arm reads its SSTable list
 early: the H5a skew), ``arm`` and ``read_n`` (the after-scan capture, H1).
 The check happens at the end of the trace.
 
-**Assumptions** (reference §8, A1–A5) are switches, so that each can be
-dropped on its own.  A3 has two halves, because they fail differently:
+**Assumptions** (A1–A5, docs/LANCE.md "When the cut never over-counts") are
+switches, so that each can be dropped on its own.  A3 has two halves, because they fail differently:
 ``A3-shards`` (absent shards get an explicit zero cut, H6) and
 ``A3-sstables`` (the arm's SSTable list is its snapshot's: H5a; and the check
-does not use a stale list: the over-count half of reference H5(b)).  The
+does not use a stale list: the over-count half of hazard H5 (docs/LANCE.md "H5")).  The
 matrix's H5a column lifts only the first half; its H5b column (compaction
 between arm and check, consistent arm) lifts no assumption, only the ``H5b``
 tightness exclusion.
@@ -154,26 +154,14 @@ def rule_table_term(
     return z3.Or(cells)
 
 
-def z3_admit_live_tier(*, in_memory: Bool, visible: Bool) -> z3.BoolRef:
+def z3_admit_live_tier() -> z3.BoolRef:
     """Mirror of ``admit_live_tier``."""
-    del in_memory, visible
     return z3.BoolVal(True)
 
 
-def z3_admit_wal_position_map(
-    *,
-    in_cut: Bool,
-    in_memory: Bool,
-    mapped: Bool,
-    wal_position: Int,
-    cut_wal_position: Int,
-) -> z3.BoolRef:
-    """Mirror of ``admit_wal_position_map``."""
-    return z3.If(
-        z3.Not(_b(in_cut)),
-        z3.BoolVal(True),
-        z3.If(z3.And(_b(in_memory), _b(mapped)), _b(wal_position < cut_wal_position), True),
-    )
+def z3_admit_wal_position_map() -> z3.BoolRef:
+    """Mirror of ``admit_wal_position_map`` (production: nothing is mapped, so live tier)."""
+    return z3.BoolVal(True)
 
 
 def z3_admit_as_of_cut(
@@ -303,7 +291,7 @@ def rules_for(bugs: frozenset[Bug]) -> dict[tuple[Source, Rel], Verdict]:
     return rules
 
 
-#: reference §8's five conditions; A3 is split into its two halves.
+#: the five conditions A1–A5; A3 is split into its two halves.
 ASSUMPTIONS: dict[str, str] = {
     "A1": "N is the visible count the arm scanned, read no later than the scan",
     "A2": "every lower generation was fully visible when the arm ran",
@@ -598,11 +586,9 @@ def admitted(v: Variant, s: State, cfg: Config, asm: frozenset[str]) -> z3.BoolR
     le = Bug.PREFIX_LE in v.bugs
     d = v.design
     if d is Design.LIVE_TIER:
-        term = z3_admit_live_tier(in_memory=in_memory, visible=_visible(s))
+        term = z3_admit_live_tier()
     elif d is Design.WAL_POSITION_MAP:
-        # production: wal_batch_mapping is never filled, nothing is mapped
-        term = z3_admit_wal_position_map(in_cut=s.sx_a, in_memory=in_memory, mapped=False,
-                                         wal_position=0, cut_wal_position=0)
+        term = z3_admit_wal_position_map()
     elif d is Design.AS_OF_CUT:
         term = z3_admit_as_of_cut(in_cut=in_cut, in_memory=in_memory, generation=s.rg,
                                   append_index=s.ri, active_generation=s.A,
@@ -624,7 +610,7 @@ def checkable(s: State) -> z3.BoolRef:
     return z3.And(s.armed, s.nread)
 
 
-#: tightness exclusions (DESIGN §1.2): named under-counts.
+#: tightness exclusions (docs/DESIGN.md "The guarantee"): named under-counts.
 EXCLUSIONS = ("H4", "H5b", "epoch")
 
 

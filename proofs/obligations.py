@@ -1,6 +1,6 @@
 """Proof obligations over the encoding, each a named, timed solver query.
 
-Why each kind of query exists (practice.md §3):
+Why each kind of query exists (docs/DESIGN.md "The proofs"):
 
 * **Soundness for all orderings** is an inductive invariant ``Inv``:
   ``init ⇒ Inv``, ``Inv ∧ step ⇒ Inv'`` (one symbolic step covers every
@@ -625,7 +625,7 @@ class Hazard(NamedTuple):
     fresh_list: bool = False  # the check's SSTable list is current (no stale list)
 
 
-#: hazard → what the column lifts.  H5 is split (reference §8 H5a/H5b):
+#: hazard → what the column lifts.  H5 is split (docs/LANCE.md "H5", a and b):
 #: H5a is the arm-side manifest skew only (the check's list stays current, so
 #: the stale-list half of ``A3-sstables`` stays assumed); H5b is compaction
 #: between arm and check with a consistent arm snapshot (every assumption held,

@@ -7,7 +7,7 @@ Each ``Hazard`` says three things and nothing else:
 2. **which dangerous moves it unlocks** (``unlocks``), on top of the baseline
    alphabet.  The baseline alphabet is the full one — put, delete, publish,
    freeze, flush, release, compact, new shard, crash + reopen, arms, checks,
-   two-phase reads — but the moves that break an assumption of reference §8
+   two-phase reads — but the moves that break an assumption (A1–A5)
    are *gated*: they only run while no cut is outstanding.  A column lifts
    exactly one gate, so a failure in it is attributable to one hazard;
 3. **a hand-written scenario** on the model (``scenario``), the shortest

@@ -5,7 +5,7 @@ Lance with the same alphabet and the same comparison code as ``ImplBackend`` -- 
 the machine. This adapter speaks the machine's vocabulary (shard names ``s0``..``s2``, ``(pk,
 value)`` rows, ``ShardView``) over ``LanceMemWalDriver``, as far as pylance 14.0.2 allows.
 
-What maps, deterministically (probe ``/work/shared/reference/pylance-memwal.md``):
+What maps, deterministically (docs/LANCE.md "pylance 14.0.2, as measured"):
 
 * ``put``/``delete``: one ``RecordBatch`` each (= one memtable batch), routed to the fixed Lance
   shard of the machine's shard name (``s<i>`` → shard UUID ``i+1``; the machine routes ``pk % 3``,

@@ -3,21 +3,23 @@
 Why this exists: the harness checks its own fresh tier (``impl/``) against the model; this driver
 lets the same alphabet of steps (put, delete, settle, close/reopen, crash, compact, scan,
 membership, cut) run against the *real* Lance writer, so the harness can say which of its findings
-hold for Lance itself. Every adapter rule below comes from the measured probe in
-``/work/shared/reference/pylance-memwal.md`` (cited as "probe §N"):
+hold for Lance itself. Every adapter rule below was measured on pylance 14.0.2; each is cited
+by its subsection of docs/LANCE.md "pylance 14.0.2, as measured":
 
 * one dataset directory per driver instance; schema ``id int64 NOT NULL`` carrying the field-level
   PK metadata, plus ``val utf8`` (nullable, so tombstones can null it);
 * ``initialize_mem_wal()`` with manual sharding and fixed shard UUIDs; a key is always routed to
-  the same shard (``key % shards``) because Lance returns cross-shard duplicates (probe §4);
+  the same shard (``key % shards``) because Lance returns cross-shard duplicates (LANCE.md "Scans");
 * writer knobs are always passed to ``mem_wal_writer`` because the defaults recorded by
-  ``initialize_mem_wal`` are ignored in 14.0.2 (probe §1); ``max_memtable_batches`` is the only
-  freeze trigger, so a freeze is predictable: the write that makes ``batch_count == B`` freezes;
-* every write is one ``RecordBatch`` (one memtable batch, probe §2a);
+  ``initialize_mem_wal`` are ignored in 14.0.2 (LANCE.md "Creating a MemWAL table");
+  ``max_memtable_batches`` is the only freeze trigger, so a freeze is predictable: the write
+  that makes ``batch_count == B`` freezes;
+* every write is one ``RecordBatch`` (one memtable batch, LANCE.md "One write, one batch");
 * the background flush is the only asynchronous thing; :meth:`LanceMemWalDriver.settle` makes it
-  deterministic by polling ``frozen_count == 0`` (probe §2c).
+  deterministic by polling ``frozen_count == 0`` (LANCE.md "Flush happens in the background").
 
-What Lance 14.0.2 does *not* offer, and how the driver stands in (probe §5): there is no
+What Lance 14.0.2 does *not* offer, and how the driver stands in
+(LANCE.md "No membership or as-of call"): there is no
 ``contains_pks``/``contains_pks_as_of``/as-of/watermark/freeze/flush binding. Membership is emulated
 with a filtered LSM scan (which, unlike ``contains_pks``, cannot see tombstones), the compaction
 watermark is tracked here because Python cannot read it back, and the SSTable list comes from
@@ -104,7 +106,7 @@ SCHEMA: pa.Schema = pa.schema(
         pa.field("val", pa.utf8()),
     ]
 )
-"""Field-level PK metadata; the PK must be non-nullable (probe §1)."""
+"""Field-level PK metadata; the PK must be non-nullable (LANCE.md "Creating a MemWAL table")."""
 
 _SSTABLE_DIR = re.compile(r"^[0-9a-f]{8}_gen_(\d+)$")
 _POLL_S = 0.001
@@ -195,7 +197,7 @@ class SsTableRef:
     """One flushed generation as listed by the shard manifest.
 
     ``path`` is relative to ``<dataset>/_mem_wal/<shard>/``, which is how
-    ``ShardSnapshot.with_sstable`` wants it (probe §4).
+    ``ShardSnapshot.with_sstable`` wants it (LANCE.md "Scans").
     """
 
     generation: int
@@ -226,7 +228,7 @@ class CompactionReport:
 
 
 # --------------------------------------------------------------------------------------------
-# Shard manifest decoding (the layout is inferred by the probe, not documented: pin it)
+# Shard manifest decoding (the layout is inferred, not documented: pin it; LANCE.md "Scans")
 # --------------------------------------------------------------------------------------------
 
 
@@ -267,7 +269,10 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
 
 
 def _manifest_version(name: str) -> int:
-    """Manifest file names are the version in binary, least-significant bit first (probe §4)."""
+    """Manifest file names are the version in binary, least-significant bit first.
+
+    (LANCE.md "Scans".)
+    """
     return int(name.removesuffix(".binpb")[::-1], 2)
 
 
@@ -356,7 +361,8 @@ class LanceMemWalDriver:
 
     @property
     def knobs(self) -> dict[str, Any]:
-        """The writer knobs, passed explicitly every time (init defaults are ignored, probe §1)."""
+        """The writer knobs, passed explicitly every time (init defaults are ignored:
+        LANCE.md "Creating a MemWAL table")."""
         return {
             "max_memtable_batches": self.max_memtable_batches,
             "durable_write": True,  # put returns only once its WAL entry is durable
@@ -365,7 +371,7 @@ class LanceMemWalDriver:
         }
 
     def _open_writer(self, shard_id: str) -> ShardWriter:
-        # A fresh dataset handle, so the writer pins the *current* base version (probe §4).
+        # A fresh dataset handle, so the writer pins the *current* base version (LANCE.md "Scans").
         return lance.dataset(str(self.path)).mem_wal_writer(shard_id, **self.knobs)
 
     @staticmethod
@@ -489,7 +495,7 @@ class LanceMemWalDriver:
 
         The new writer claims a higher epoch and replays the WAL under the same generation. The
         old writer must then be fenced: its next put must raise. Settling first keeps which
-        generations were flushed vs replayed deterministic (probe §7). Raises
+        generations were flushed vs replayed deterministic (LANCE.md "Fencing and replay"). Raises
         :class:`WriterNotFencedError` if an old writer accepts the probe write. ``shards``
         restricts the restart to those shard indexes (default: all), so a shard a test has not
         written to yet keeps epoch 1, as a model that creates shards on first write expects.
@@ -534,7 +540,8 @@ class LanceMemWalDriver:
         return sorted(gens)
 
     def watermark(self, shard: int = 0) -> int:
-        """The compaction watermark this driver committed (Lance can't report it, probe §2d)."""
+        """The compaction watermark this driver committed (Lance can't report it:
+        LANCE.md "Compaction is the caller's job")."""
         return self._watermark[self.shard_ids[shard]]
 
     def _shard_dir(self, shard: int) -> Path:
@@ -557,7 +564,8 @@ class LanceMemWalDriver:
         generation wins, a tombstone becomes a delete; commit a ``merge_insert`` delete pass, then
         an upsert pass carrying ``CompactedSsTable(shard, max generation)`` (the marker rides on
         the last data-changing pass; on the delete pass if nothing is upserted). Lance does none
-        of this merging itself and accepts any strictly increasing marker (probe §2d).
+        of this merging itself and accepts any strictly increasing marker
+        (LANCE.md "Compaction is the caller's job").
         """
         self.settle()
         reports = []
@@ -621,7 +629,7 @@ class LanceMemWalDriver:
         """The raw LSM scan as (id, val) rows, sorted, duplicates kept (for deviation tests).
 
         Built and executed in one step: a scanner holds a live memtable reference, so building it
-        earlier and executing later would leak later writes into the "snapshot" (probe §4).
+        earlier and executing later would leak later writes into the "snapshot" (LANCE.md "Scans").
         """
         self._check_open()
         table = self._execute(self._scanner())

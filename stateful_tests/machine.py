@@ -68,6 +68,7 @@ from typing import Any, ClassVar, cast
 
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
+from hypothesis.control import should_note
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -605,19 +606,24 @@ def replay(design: Design, hazard: Hazard, steps: Sequence[tuple[Any, ...]],
     h = Harness(design, hazard, backend)
     try:
         for s in steps:
-            if s[0] == "arm":
-                h.arm(*s[1:])
-            elif s[0] == "check":
-                h.check(s[1], s[2])
-            elif s[0] == "two_phase":
-                h.two_phase(s[1])
-            else:
-                h.apply(s[0], s[1] if len(s) > 1 else 0)
+            run_step(h, s)
             h.agree()
             h.check_all_live()
         return h
     finally:
         h.close()
+
+
+def run_step(h: Harness, s: tuple[Any, ...]) -> None:
+    """One step of a committed story (``Harness.script``'s format), without the invariants."""
+    if s[0] == "arm":
+        h.arm(*s[1:])
+    elif s[0] == "check":
+        h.check(s[1], s[2])
+    elif s[0] == "two_phase":
+        h.two_phase(s[1])
+    else:
+        h.apply(s[0], s[1] if len(s) > 1 else 0)
 
 
 # ---------------------------------------------------------------------------
@@ -673,6 +679,14 @@ class FreshTierMachine(RuleBasedStateMachine):
                 cls.first_failure_case = cls.COUNTERS["test cases"] + 1
             cls.last_failure_steps = len(self.h.story)
             cls.last_failure_script = list(self.h.script)
+            if should_note() and cls.backend_factory is impl_backend:
+                # the shrunk story as a plain pytest file (stateful_tests.repro)
+                from stateful_tests.repro import render
+
+                try:
+                    note(render(self.design, self.hazard, self.h.script))
+                except Exception as e:  # noqa: BLE001 - never mask the finding itself
+                    note(f"(no standalone repro: {type(e).__name__}: {e})")
             raise
 
     # -------------------------------------------------------------- writes

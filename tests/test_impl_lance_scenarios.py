@@ -1,4 +1,4 @@
-"""Lance's own as-of-cut tests (reference §7), restated in our API.
+"""Lance's own as-of-cut tests (docs/LANCE.md "Lance's own tests"), restated in our API.
 
 Generations are built with freeze/flush exactly as the Lance tests stage them.
 """

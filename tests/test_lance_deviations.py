@@ -81,7 +81,8 @@ class LsmExpectation:
     """What Lance should hold: base ⊕ SSTables above the watermark ⊕ frozen ⊕ active.
 
     ``None`` is a tombstone. The freeze is predicted from B: the write that makes the active
-    memtable's batch count reach B freezes it and opens generation + 1 (probe §2b).
+    memtable's batch count reach B freezes it and opens generation + 1
+    (LANCE.md "Freeze happens inside the write").
     """
 
     def __init__(self, max_memtable_batches: int, base: Mapping[int, str]) -> None:
@@ -262,7 +263,7 @@ def _random_ops(rng: random.Random, run: Run, steps: int, keys: int, ops: Sequen
 def test_frozen_memtable_visible_to_scan(runs: MakeRun) -> None:
     """Every acknowledged write must be visible to the writer's own scan, frozen or not.
 
-    Five independent trials of the probe's counterexample (3 deletes of key 0 with B=3, scan
+    Five independent trials of the measured counterexample (3 deletes of key 0 with B=3, scan
     right after the freezing one). The flush takes >= 6 ms and the scan < 1 ms, so every trial
     misses today; the test XPASSes only if all five are exact, i.e. when Lance is fixed.
     """

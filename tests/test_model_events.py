@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from asofcut import model_docs as docs
 from asofcut import specdoc
-from model import docs
 from model.events import EVENTS, run, step
 from model.read import observe
 from model.state import Config, State, Status, initial

@@ -1,4 +1,4 @@
-"""Each hazard of reference §8 as a hand-written trace, with the model's verdict per design.
+"""Each hazard (docs/LANCE.md "Hazards") as a hand-written trace, with the model's verdict.
 
 A verdict is ``violation: <pks>`` (soundness fails: an over-count), ``under-count:
 <reasons>`` (tightness shortfall with its named exclusion) or ``clean``.  The

@@ -1,4 +1,4 @@
-"""Lance's own block-list tests (reference §7), replayed against the model.
+"""Lance's own block-list tests (docs/LANCE.md "Lance's own tests"), replayed against the model.
 
 Each builds the tier Lance's test builds, then asks ``membership`` under the
 cut Lance's test passes.  Both PR designs (``as_of_cut``, V-AsOf; and

@@ -1,4 +1,6 @@
-"""docs/SPEC.md's model-generated regions, rendered from the tables the code runs on.
+"""docs/SPEC.md's model-generated regions, rendered from the tables the model runs on.
+
+Rendering lives here, not in ``model/``: the model is only the specification.
 
 ``SECTIONS`` maps a region name to its producer; producers are pure (no I/O),
 so ``asofcut spec`` can merge them with proofs/' producers and splice them
