@@ -1,8 +1,8 @@
 """``asofcut repro <design> <hazard> [-o FILE]``: a matrix cell's failure as a plain pytest file.
 
-Runs the cell's state machine derandomized (the selected profile's budget,
-``--profile`` to change it; no example database), takes the shrunk failing
-story the machine recorded (``Harness.script``), and writes the regression
+Runs the cell as the gate does (``matrix.run_cell``: the seeded step budget,
+``--seed`` for another seed; no example database), takes its shrunk failing
+script (``Harness.script``, minimised by ``stateful_tests.shrink``), and writes the regression
 test ``stateful_tests.repro.render`` makes of it: the story replayed on
 ``impl`` with literal expectations, runnable with plain pytest.  The machine
 prints the same text when it fails, so this command is how to get it without
@@ -24,30 +24,23 @@ class CellPassed(RuntimeError):
     """The cell ran its whole budget without a failure: there is no story to write."""
 
 
-def failing_script(design: Design | str, hazard: str) -> list[tuple[Any, ...]]:
-    """The shrunk failing script of one cell, derandomized, under the loaded profile."""
-    from hypothesis import settings
-    from hypothesis.reporting import with_reporter
-    from hypothesis.stateful import get_state_machine_test
+def failing_script(design: Design | str, hazard: str, seed: int = 0) -> list[tuple[Any, ...]]:
+    """The shrunk failing script of one cell under the gate's budget (``matrix.run_cell``)."""
+    from stateful_tests.matrix import run_cell
 
-    from stateful_tests.machine import Finding, machine_for
-
-    cls = machine_for(design, hazard)
-    s = settings(cls.TestCase.settings, derandomize=True, database=None, print_blob=False)
-    test = get_state_machine_test(cls, settings=s)
-    try:
-        with with_reporter(lambda _: None):  # the notes are the file we are about to write
-            test()
-    except Finding:
-        return list(cls.last_failure_script)
+    cell = run_cell(Design(design).value, hazard, seed=seed)
+    if cell.verdict in ("VIOLATION", "MISMATCH"):
+        return list(cell.script)
+    if cell.verdict == "ERROR":
+        raise RuntimeError(f"{Design(design).value} × {hazard}: {cell.message}")
     raise CellPassed(f"{Design(design).value} × {hazard}: no failure within the budget")
 
 
-def repro(design: Design | str, hazard: str) -> str:
+def repro(design: Design | str, hazard: str, seed: int = 0) -> str:
     """The regression test for one cell's shrunk failure."""
     from stateful_tests.repro import render
 
-    return render(design, hazard, failing_script(design, hazard))
+    return render(design, hazard, failing_script(design, hazard, seed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,11 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("design", choices=[d.value for d in Design])
     p.add_argument("hazard", choices=list(HAZARDS))
     p.add_argument("-o", "--output", type=Path, help="write the test here (default: stdout)")
-    p.add_argument("--profile", default=None, help="dev / ci / nightly (default: selected)")
+    p.add_argument("--seed", type=int, default=0, help="the budget's seed (default: the gate's, 0)")
     args = p.parse_args(list(argv or []))
-    profiles.load(args.profile)
+    profiles.load()
     try:
-        text = repro(args.design, args.hazard)
+        text = repro(args.design, args.hazard, args.seed)
     except CellPassed as e:
         print(f"asofcut repro: {e}", file=sys.stderr)
         return 1
