@@ -122,7 +122,7 @@ def replay_story(script: list[tuple[object, ...]]) -> list[str]:
 
 
 def test_the_command_writes_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "failing_script", lambda d, h: H3_STORY)
+    monkeypatch.setattr(cli, "failing_script", lambda d, h, seed=0: H3_STORY)
     out = tmp_path / "test_h3.py"
     assert cli.main(["as_of_cut", "H3", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == render("as_of_cut", "H3", H3_STORY)
@@ -131,7 +131,7 @@ def test_the_command_writes_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_the_command_fails_for_a_cell_without_a_failure(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def passed(d: str, h: str) -> list[tuple[object, ...]]:
+    def passed(d: str, h: str, seed: int = 0) -> list[tuple[object, ...]]:
         raise cli.CellPassed(f"{d} × {h}: no failure within the budget")
 
     monkeypatch.setattr(cli, "failing_script", passed)
