@@ -6,10 +6,10 @@ row).  One new base version is written and committed together with the new
 ``compacted_through`` per shard (the base manifest replace is the commit);
 only then are the generations removed from the shard manifests and from
 memory (retained in-memory copies included); their files stay, and the tier
-keeps the old base version and the merged SSTables for pinned readers.  Readers skip generations at or
-below ``compacted_through`` even if a shard manifest still lists them, so a
-crash between the two steps is harmless.  Frozen, unflushed memtables are
-never compacted.
+keeps the old base version and the merged SSTables for pinned readers.
+Readers skip generations at or below ``compacted_through`` even if a shard
+manifest still lists them, so a crash between the two steps is harmless.
+Frozen, unflushed memtables are never compacted.
 """
 
 from __future__ import annotations
