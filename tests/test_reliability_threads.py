@@ -7,13 +7,15 @@ sleeps a random time between arm and check) while writers hammer base keys,
 so the live-tier design reproduces the missing row, and the as-of designs
 must show none under their assumptions: immediate visibility, capture =
 visible_count, no crash, and a fixed shard set (every shard is created before
-the readers start).
+the readers start).  ``pinned_cut`` must show neither a missing row nor a
+duplicate, in the same run where ``live_tier`` loses rows.
 
 Counted per design: rows checked (base rows judged + arm rows), missing rows
 (a base row dropped whose PK the arm delivered no version of:
 ``superseded & ~is_in(pk, arm.observed_pks)``) and duplicates (a PK in both
 the arm's rows and the kept base rows: an under-count, e.g. a generation
-compacted between arm and check — expected, and only reported).
+compacted between arm and check — expected for the other designs, and only
+reported; asserted zero for ``pinned_cut``).
 
 Replay: ``ASOFCUT_SEED`` seeds every thread's choices (the interleaving itself
 is the OS scheduler's, so a failure is reproduced statistically, not
@@ -40,7 +42,7 @@ SEED = int(os.environ.get("ASOFCUT_SEED", "20261125"))
 SECONDS = float(os.environ.get("ASOFCUT_SOAK_SECONDS", "8"))
 SHARDS = ("w0", "w1", "w2", "w3")
 BASE_KEYS = 4000
-DESIGNS = ("as_of_cut", "exact_cut", "live_tier")
+DESIGNS = ("as_of_cut", "exact_cut", "live_tier", "pinned_cut")
 
 
 def judge(res: TwoPhaseResult) -> tuple[int, int, int]:
@@ -150,6 +152,8 @@ def test_threaded_two_phase_reads_lose_no_row_under_as_of_designs(tmp_path: Path
     assert all(reads[d] > 0 for d in DESIGNS), summary
     assert missing["as_of_cut"] == 0 and missing["exact_cut"] == 0, summary
     assert missing["live_tier"] > 0, f"live-tier missing row not reproduced — {summary}"
+    assert missing["pinned_cut"] == 0 and dups["pinned_cut"] == 0, summary
+    assert dups["exact_cut"] + dups["as_of_cut"] > 0, f"no compaction in a window: vacuous — {summary}"
 
     expected: dict[int, str] = {}
     for o in oracles:
