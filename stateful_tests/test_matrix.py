@@ -52,3 +52,8 @@ def test_every_column_has_a_violating_and_a_passing_design() -> None:
 
 def test_exact_cut_is_never_expected_to_violate() -> None:
     assert all(EXPECTED[("exact_cut", h)] != "VIOLATION" for h in HAZARDS)
+
+
+def test_pinned_cut_is_expected_sound_in_every_column() -> None:
+    """Neither a violation nor an under-count anywhere (the model's word, per column)."""
+    assert all(EXPECTED[("pinned_cut", h)] == "sound" for h in HAZARDS)

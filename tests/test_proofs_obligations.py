@@ -85,7 +85,8 @@ def test_matrix_shape_and_vocabulary() -> None:
 def test_h5_split() -> None:
     """H5a (manifest skew at the arm) over-counts the as-of designs; the exact cut
     records what its arm read.  H5b (compaction between arm and check, consistent
-    arm snapshot) is an under-count for every sound design, as in the model."""
+    arm snapshot) is an under-count for every sound design but the pinned one, as in
+    the model."""
     matrix = run_all().matrix
     for d in ob.SOUND:
         assert matrix[d.value]["none"] == "proved"
@@ -98,3 +99,16 @@ def test_h5_split() -> None:
 def test_pinned_cut_row_is_proved_in_every_column() -> None:
     """No over-count and no under-count outside no exclusion, whatever the hazard."""
     assert set(run_all().matrix["pinned_cut"].values()) == {"proved"}
+
+
+@pytest.mark.parametrize(("bug", "outcome"), [
+    (Bug.CRASH_REUSES_WAL, "missing_row"),
+    (Bug.REPLAY_NEW_WAL, "duplicate"),
+    (Bug.PIN_NO_MERGED, "duplicate"),
+], ids=lambda x: getattr(x, "name", str(x)))
+def test_planted_pinned_bug_has_a_concrete_trace(bug: Bug, outcome: str) -> None:
+    """Not just a broken induction step: a reachable missing row or duplicate."""
+    goal = ob.over_count if outcome == "missing_row" else ob.under_count_except(())
+    trace, _ = ob.shortest(Variant(Design.PINNED_CUT, frozenset({bug})), frozenset(), goal)
+    assert trace is not None and trace["outcome"] == outcome
+    assert ob.shortest(Variant(Design.PINNED_CUT), frozenset(), goal, kmax=5)[0] is None
