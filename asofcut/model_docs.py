@@ -28,6 +28,8 @@ DESIGN_NOTES: dict[Design, tuple[str, str, str]] = {
                        "A1–A4"),
     Design.FRESH_TIER_WATERMARK: ("`AsOfCut(A, N)`", "live tier, visible rows only", "A1–A4"),
     Design.EXACT_CUT: ("writer epoch + batches read per generation", "excluded", "A1"),
+    Design.PINNED_CUT: ("WAL-position ranges read + the base version pinned", "excluded",
+                        "nothing (and no exclusion)"),
 }  # fmt: skip
 
 def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:

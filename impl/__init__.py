@@ -25,8 +25,8 @@ API
 ``contains_pks_as_of``, ``fresh_tier_block_list``; shortcuts on ``MemWal``;
 ``wal.two_phase_read(design, capture, between)``.
 Fault injection: ``CrashingDisk(root, crash_at, mode)`` raises ``SimulatedCrash``.
-Cuts: ``AsOfCut``, ``ExactCut``, ``WalPositionCut``, ``Cut(design, shards)``.
-Designs: live_tier, wal_position_map, as_of_cut, fresh_tier_watermark, exact_cut.
+Cuts: ``AsOfCut``, ``ExactCut``, ``WalPositionCut``, ``PinnedCut``, ``Cut(design, shards)``.
+Designs: live_tier, wal_position_map, as_of_cut, fresh_tier_watermark, exact_cut, pinned_cut.
 Capture variants: visible_count, len (H2), after_scan (H1).
 
 On-disk layout (under the table root)
@@ -41,6 +41,8 @@ On-disk layout (under the table root)
     _mem_wal/{shard}/wal/{position:020d}.arrow  one entry = one batch; writer_epoch in metadata
     _mem_wal/{shard}/sstables/gen-{g:010d}.arrow     every row + _generation/_append_index/_row
     _mem_wal/{shard}/sstables/gen-{g:010d}.pk.arrow  PK sidecar (pk, _append_index, _row)
+    (both SSTable files carry the batches' WAL positions in schema metadata;
+    base versions and compacted SSTables are kept for pinned readers)
 
 A shard without ``manifest.json`` is at the defaults (epoch 1, generation 1).
 Stored rows carry ``_tombstone``; deletes are tombstone batches.
@@ -51,7 +53,7 @@ from __future__ import annotations
 from impl.batch_store import BatchStore
 from impl.block_list import GenMembership, fresh_tier_block_list
 from impl.collector import Sources, collect
-from impl.cut import AsOfCut, Cut, ExactCut, WalPositionCut
+from impl.cut import AsOfCut, Cut, ExactCut, PinnedCut, WalPositionCut
 from impl.errors import (
     AsOfCutError,
     BatchTooLargeError,
@@ -65,6 +67,7 @@ from impl.errors import (
     MissingPrimaryKeyError,
     NotATableError,
     NullPrimaryKeyError,
+    PinnedVersionGoneError,
     PrimaryKeyTypeError,
     SchemaMismatchError,
     UnknownShardError,
@@ -107,6 +110,8 @@ __all__ = [
     "MissingPrimaryKeyError",
     "NotATableError",
     "NullPrimaryKeyError",
+    "PinnedCut",
+    "PinnedVersionGoneError",
     "PrimaryKeyTypeError",
     "ScanResult",
     "SchemaMismatchError",

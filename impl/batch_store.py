@@ -13,6 +13,7 @@ Readers hold references to immutable pyarrow batches, so a snapshot taken as
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -29,6 +30,10 @@ class StoredBatch:
     @property
     def num_rows(self) -> int:
         return int(self.data.num_rows)
+
+
+def _wal_position(b: StoredBatch) -> int:
+    return b.wal_position
 
 
 class BatchStore:
@@ -75,6 +80,15 @@ class BatchStore:
 
     def batch(self, index: int) -> StoredBatch:
         return self._batches[index]
+
+    def bisect_wal(self, position: int, count: int) -> int:
+        """How many of the first ``count`` batches have a WAL position < ``position``.
+
+        A memtable's positions ascend with its append index (one writer, WAL
+        first), so a WAL bound is a batch-count bound: O(log n), no list built.
+        """
+        hi = min(max(0, count), len(self._batches))
+        return bisect.bisect_left(self._batches, position, hi=hi, key=_wal_position)
 
     def row_offset(self, count: int) -> int:
         """Rows in the first ``count`` batches (the row-position bound of a batch-count bound)."""

@@ -12,6 +12,11 @@ the oracle stays independent) decides which *candidate* rows count:
   bound is a row-position bound: a zero-copy slice of the memtable's cached,
   concatenated PK column.
 
+``pinned_cut`` places WAL positions instead of generations: a cut run
+``[lo, hi)`` becomes, by two bisections over a generation's ascending batch
+positions, a batch range of that generation (a memtable slice or a sidecar
+append-index filter), wherever the generation lives now.
+
 Membership then concatenates the admitted PK slices and runs **one**
 ``pyarrow.compute.is_in`` over the probes; no Python loop per key.
 """
@@ -26,7 +31,7 @@ import pyarrow.compute as pc
 
 from impl import arrays
 from impl.collector import MemSource, ShardSources, Sources, SstSource
-from impl.cut import AsOfCut, Cut, ExactCut, WalPositionCut
+from impl.cut import AsOfCut, Cut, ExactCut, PinnedCut, WalPositionCut
 from impl.errors import MalformedCutError
 from impl.options import check_design
 from impl.schema import APPEND_INDEX, ROW, ROW_ID_SCHEMA
@@ -46,6 +51,17 @@ class GenMembership:
 
 
 # ------------------------------------------------------------------ the rules
+
+
+def _pinned_ranges(entry: PinnedCut, positions: list[int] | tuple[int, ...]) -> Ranges:
+    """Batch ranges of a generation whose (ascending) batch WAL positions fall in the cut."""
+    out = []
+    for lo, hi in entry.wal_ranges:
+        a, b = bisect.bisect_left(positions, lo), bisect.bisect_left(positions, hi)
+        if b > a:
+            out.append((a, b))
+    return out
+
 
 
 def _memtable_ranges(design: str, m: MemSource, entry: object | None) -> Ranges:
@@ -77,6 +93,13 @@ def _memtable_ranges(design: str, m: MemSource, entry: object | None) -> Ranges:
             return []  # shards the arm did not see are excluded
         # m.shard's epoch is compared by the caller (it lives on ShardSources)
         return [(0, min(committed, entry.observed_count(g)))]
+    if design == "pinned_cut":
+        if not isinstance(entry, PinnedCut):
+            return []
+        store = m.memtable.store
+        spans = [(store.bisect_wal(lo, committed), store.bisect_wal(hi, committed))
+                 for lo, hi in entry.wal_ranges]
+        return [(a, b) for a, b in spans if b > a]
     raise MalformedCutError(f"unknown design {design!r}")
 
 
@@ -125,15 +148,28 @@ def _admitted(
     out: list[GenMembership] = []
     for shard in sources.shards.values():
         entry = _entry(cut, shard)
-        if design == "exact_cut" and entry is None:
+        if design in ("exact_cut", "pinned_cut") and entry is None:
             continue
         for s in shard.sstables:
-            bound = _sstable_bound(design, s, entry)
-            if bound <= 0:
-                continue
-            side = s.sstable.sidecar()
-            if bound < s.batches:
-                side = side.filter(pc.less(side.column(APPEND_INDEX), bound))
+            if isinstance(entry, PinnedCut):
+                ranges = _pinned_ranges(entry, s.sstable.wal_positions())
+                if not ranges:
+                    continue
+                side = s.sstable.sidecar()
+                if ranges != [(0, s.batches)]:
+                    ai = side.column(APPEND_INDEX)
+                    masks = [pc.and_(pc.greater_equal(ai, a), pc.less(ai, b)) for a, b in ranges]
+                    mask = masks[0]
+                    for m in masks[1:]:
+                        mask = pc.or_(mask, m)
+                    side = side.filter(mask)
+            else:
+                bound = _sstable_bound(design, s, entry)
+                if bound <= 0:
+                    continue
+                side = s.sstable.sidecar()
+                if bound < s.batches:
+                    side = side.filter(pc.less(side.column(APPEND_INDEX), bound))
             if side.num_rows == 0:
                 continue
             pks = side.column(0).combine_chunks()

@@ -9,6 +9,11 @@ V-Latest-collector), and the SSTables to read: listed, not compacted
 copy suppresses its SSTable).  Memtables and SSTables are immutable or
 append-only, so the snapshot holds plain references and stays valid after the
 locks are released.
+
+A pinned check (``since``: shard → ``compacted_through`` in the base version
+its reader pinned) also gets, per shard, the SSTables of the generations
+compacted after that version: as of the pinned version they are still in the
+fresh tier, and the reader reads the pinned base, so they must be probed.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ class Sources:
     base: BaseVersion
 
 
-def collect(tier: Tier) -> Sources:
+def collect(tier: Tier, since: Mapping[str, int] | None = None) -> Sources:
     """Snapshot every shard and the base atomically w.r.t. flush/compaction commits."""
     shards: dict[str, ShardSources] = {}
     with tier.lock:
@@ -103,6 +108,10 @@ def collect(tier: Tier) -> Sources:
                     for g in sorted(state.sstables)
                     if g > through and g not in in_mem
                 )
+                if since is not None and shard in since and since[shard] < through:
+                    merged = range(since[shard] + 1, through + 1)
+                    ssts = tuple(SstSource(shard, g, tier.merged_sstable(shard, g))
+                                 for g in merged) + ssts
                 shards[shard] = ShardSources(
                     shard, state.writer_epoch, state.active.generation, mems, ssts
                 )

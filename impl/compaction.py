@@ -5,10 +5,11 @@ newest version per PK over all of them wins; a tombstone deletes the base
 row).  One new base version is written and committed together with the new
 ``compacted_through`` per shard (the base manifest replace is the commit);
 only then are the generations removed from the shard manifests and from
-memory (retained in-memory copies included).  Readers skip generations at or
-below ``compacted_through`` even if a shard manifest still lists them, so a
-crash between the two steps is harmless.  Frozen, unflushed memtables are
-never compacted.
+memory (retained in-memory copies included); their files stay, and the tier
+keeps the old base version and the merged SSTables for pinned readers.
+Readers skip generations at or below ``compacted_through`` even if a shard
+manifest still lists them, so a crash between the two steps is harmless.
+Frozen, unflushed memtables are never compacted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from impl.base_table import commit_base
 from impl.manifest import store_manifest
 from impl.scanner import newest_version
 from impl.schema import APPEND_INDEX, GENERATION, ROW, TOMBSTONE
+from impl.sstable import SsTable
 from impl.tier import Tier
 
 
@@ -58,6 +60,7 @@ def compact(tier: Tier) -> dict[str, list[int]]:
         with tier.lock:
             tier.check_open()
             tier.base = commit_base(tier.disk, tier.root, base.version + 1, merged, through_map)
+            kept: dict[tuple[str, int], SsTable] = {}
             for shard, gens in plan.items():
                 state = tier.shards[shard]
                 with state.lock:
@@ -66,6 +69,9 @@ def compact(tier: Tier) -> dict[str, list[int]]:
                     store_manifest(tier.disk, state.shard_dir, manifest)
                     state.manifest = manifest
                     for g in gone:
-                        state.sstables.pop(g, None)
+                        sst = state.sstables.pop(g, None)
+                        if sst is not None:
+                            kept[(shard, g)] = sst
                     state.retained = [m for m in state.retained if m.generation not in gone]
+            tier.keep(base, kept)  # for readers that pinned ``base`` (pinned_cut)
         return plan

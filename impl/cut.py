@@ -9,9 +9,15 @@ One entry type per design family:
 * ``ExactCut(writer_epoch, observed)`` — ours: per generation, the batches read.
 * ``WalPositionCut(wal_position)`` — the earlier approach (one past the highest
   WAL position the arm read from memory).
+* ``PinnedCut(base_version, pinned_through, wal_ranges)`` — ours, pinned: the
+  base version the arm's snapshot was taken at, the shard's
+  ``compacted_through`` in that version, and the maximal ``[lo, hi)`` runs of
+  WAL positions the arm read (one run when every generation it read was fully
+  visible).  A WAL position names one write for the life of the shard, so the
+  check admits a row iff its position is in a run, wherever the write lives now.
 
 ``Cut(design, shards)`` maps shard id → entry; a shard absent from the map is
-"live tier" for the PR's designs and "excluded" for ``exact_cut``.
+"live tier" for the PR's designs and "excluded" for ``exact_cut``/``pinned_cut``.
 All fields are validated on construction (MalformedCutError) so a malformed
 cut can never reach the check.
 """
@@ -94,7 +100,37 @@ class WalPositionCut:
         _count("WalPositionCut.wal_position", self.wal_position)
 
 
-CutEntry = AsOfCut | ExactCut | WalPositionCut
+@dataclass(frozen=True)
+class PinnedCut:
+    """Per shard: the pinned base version, its ``compacted_through``, the WAL runs read."""
+
+    base_version: int
+    pinned_through: int
+    wal_ranges: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        _count("PinnedCut.base_version", self.base_version, minimum=1)
+        _count("PinnedCut.pinned_through", self.pinned_through)
+        runs = self.wal_ranges
+        if not isinstance(runs, (tuple, list)):
+            raise MalformedCutError(f"PinnedCut.wal_ranges must be pairs, got {runs!r}")
+        pairs: list[tuple[int, int]] = []
+        for item in runs:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise MalformedCutError(f"PinnedCut.wal_ranges item {item!r} is not a pair")
+            lo = _count("PinnedCut range start", item[0], minimum=1)
+            hi = _count("PinnedCut range end", item[1], minimum=1)
+            if hi <= lo:
+                raise MalformedCutError(f"PinnedCut range [{lo}, {hi}) is empty")
+            if pairs and lo <= pairs[-1][1]:
+                raise MalformedCutError(
+                    f"PinnedCut.wal_ranges must be ascending, disjoint and maximal: {runs!r}"
+                )
+            pairs.append((lo, hi))
+        object.__setattr__(self, "wal_ranges", tuple(pairs))
+
+
+CutEntry = AsOfCut | ExactCut | WalPositionCut | PinnedCut
 
 #: The entry type each design's cut carries (live_tier carries none).
 ENTRY_TYPE: dict[str, type | None] = {
@@ -103,6 +139,7 @@ ENTRY_TYPE: dict[str, type | None] = {
     "as_of_cut": AsOfCut,
     "fresh_tier_watermark": AsOfCut,
     "exact_cut": ExactCut,
+    "pinned_cut": PinnedCut,
 }
 
 

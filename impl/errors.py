@@ -73,3 +73,7 @@ class NotATableError(AsOfCutError):
 
 class ClosedError(AsOfCutError):
     """The MemWal was closed or crashed; reopen it with ``MemWal.open``."""
+
+
+class PinnedVersionGoneError(AsOfCutError):
+    """A pinned cut needs a base version or a merged SSTable that is no longer on disk."""

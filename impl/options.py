@@ -11,13 +11,14 @@ from typing import Literal
 
 from impl.errors import InvalidOptionError
 
-#: The five cut designs (docs/DESIGN.md "Cut designs"; the same names everywhere).
+#: The cut designs (same names as everywhere in the project).
 DESIGNS: tuple[str, ...] = (
     "live_tier",
     "wal_position_map",
     "as_of_cut",
     "fresh_tier_watermark",
     "exact_cut",
+    "pinned_cut",
 )
 
 #: Arm-side capture variants: the correct one, H2 and H1.

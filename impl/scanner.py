@@ -19,11 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from impl import arrays
+from impl.base_table import BaseVersion
 from impl.block_list import GenMembership, contains, fresh_tier_block_list
 from impl.collector import ShardSources, Sources, collect
-from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, WalPositionCut
+from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, PinnedCut, WalPositionCut
 from impl.options import check_capture, check_design
 from impl.schema import APPEND_INDEX, GENERATION, ROW, ROW_ID_SCHEMA, TOMBSTONE
+from impl.sstable import wal_runs
 from impl.tier import Tier
 
 
@@ -38,6 +40,8 @@ class ScanResult:
     #: the arm delivered *a version* of.  A base row whose PK is not here must
     #: never be dropped by the check (a missing row).
     observed_pks: pa.Array
+    #: the base version the arm's snapshot was taken at (a pinned reader reads it)
+    base_version: int = 0
 
 
 def newest_version(table: pa.Table, pk: str) -> pa.Table:
@@ -112,17 +116,18 @@ class LsmScanner:
         )
         if between_scan_and_capture is not None:
             between_scan_and_capture()
-        return ScanResult(table, self._capture(sources), observation, observed_pks)
+        return ScanResult(table, self._capture(sources), observation, observed_pks,
+                          sources.base.version)
 
     def _capture(self, sources: Sources) -> Cut:
         entries: dict[str, CutEntry] = {}
         if self.design == "live_tier":
             return Cut("live_tier", {})
         for shard in sources.shards.values():
-            entries[shard.shard] = self._entry(shard)
+            entries[shard.shard] = self._entry(shard, sources.base)
         return Cut(self.design, entries)
 
-    def _entry(self, shard: ShardSources) -> CutEntry:
+    def _entry(self, shard: ShardSources, base: BaseVersion) -> CutEntry:
         if self.design in ("as_of_cut", "fresh_tier_watermark"):
             active = shard.active
             if self.capture == "visible_count":
@@ -136,6 +141,12 @@ class LsmScanner:
             observed = [(m.generation, m.visible) for m in shard.memtables]
             observed += [(s.generation, s.batches) for s in shard.sstables]
             return ExactCut(shard.writer_epoch, tuple(observed))
+        if self.design == "pinned_cut":
+            read = [w for s in shard.sstables for w in s.sstable.wal_positions()]
+            read += [w for m in shard.memtables for w in m.memtable.wal_positions(m.visible)]
+            # generations are disjoint runs of positions; sorted, they merge into few runs
+            runs = tuple(wal_runs(sorted(read)))
+            return PinnedCut(base.version, base.through(shard.shard), runs)
         # wal_position_map: one past the highest WAL position read from memory
         top = 0
         for m in shard.memtables:
@@ -161,13 +172,20 @@ class LsmScanner:
         can say why an observed row was not counted)."""
         c = Cut.coerce(cut)
         probes = self._tier.schema.coerce_keys(pks)
-        sources = collect(self._tier)
+        sources = collect(self._tier, _since(c))
         return contains(sources, c, c.design, probes), sources
 
     def fresh_tier_block_list(self, cut: object | None = None) -> list[GenMembership]:
         """Per-generation admitted PKs and row ids (``None``: the live tier)."""
         c = Cut("live_tier", {}) if cut is None else Cut.coerce(cut)
-        return fresh_tier_block_list(collect(self._tier), c, c.design)
+        return fresh_tier_block_list(collect(self._tier, _since(c)), c, c.design)
+
+
+def _since(cut: Cut) -> dict[str, int] | None:
+    """For a pinned cut: shard → ``compacted_through`` in the pinned base version."""
+    if cut.design != "pinned_cut":
+        return None
+    return {sid: e.pinned_through for sid, e in cut.shards.items()}
 
 
 def _observation(shard: str, t: pa.Table) -> pa.Table:

@@ -12,6 +12,13 @@ Open (SEMANTICS.md "Crash, close and reopen"): per shard ``writer_epoch += 1``
 is replayed in WAL order into **one** active memtable at the manifest's
 ``current_generation``, append indices 0, 1, … and all visible; replay never
 auto-freezes.
+
+Pinned readers (``pinned_cut``): a reader may pin the base version its arm
+saw.  ``base_at`` returns that version (kept in memory for the last few
+versions, else read back from ``base/v{version}.arrow``, which is never
+removed), and ``merged_sstable`` returns a generation compacted since (its
+files are never removed either).  A real table would garbage-collect both
+once no reader pins them; this one keeps them.
 """
 
 from __future__ import annotations
@@ -24,18 +31,27 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from impl.base_table import BaseVersion, commit_base, load_base
-from impl.errors import ClosedError, CorruptManifestError, NotATableError, UnknownShardError
+from impl.base_table import BaseVersion, base_dir, commit_base, load_base
+from impl.errors import (
+    ClosedError,
+    CorruptManifestError,
+    NotATableError,
+    PinnedVersionGoneError,
+    UnknownShardError,
+)
 from impl.manifest import ShardManifest, load_manifest, store_manifest
 from impl.memtable import MemTable
 from impl.options import MemWalOptions
 from impl.schema import SHARD_ID_RE, TableSchema, check_shard_id
 from impl.sstable import SsTable
-from impl.storage import Disk
+from impl.storage import Disk, read_ipc
 from impl.wal import ShardWal, replay
 
 DESCRIPTOR = "table.json"
 FORMAT = "asofcut-memwal/1"
+#: base versions and merged SSTables kept in memory for pinned readers (LRU-ish)
+KEEP_BASES = 8
+KEEP_MERGED = 512
 
 
 class ShardState:
@@ -90,6 +106,43 @@ class Tier:
         self.lock = threading.RLock()
         self.compact_lock = threading.Lock()
         self.closed = False
+        #: recent base versions and merged SSTables, for readers that pinned them
+        self.bases: dict[int, BaseVersion] = {base.version: base}
+        self.merged: dict[tuple[str, int], SsTable] = {}
+
+    def keep(self, old: BaseVersion, merged: dict[tuple[str, int], SsTable]) -> None:
+        """Remember a replaced base version and the SSTables merged into its successor."""
+        with self.lock:
+            self.bases[old.version] = old
+            self.bases[self.base.version] = self.base
+            while len(self.bases) > KEEP_BASES:
+                del self.bases[min(self.bases)]
+            self.merged.update(merged)
+            while len(self.merged) > KEEP_MERGED:
+                del self.merged[next(iter(self.merged))]
+
+    def base_at(self, version: int) -> BaseVersion:
+        """Base version ``version`` (the pinned reader's), from memory or from disk."""
+        found = self.bases.get(version)
+        if found is not None:
+            return found
+        path = base_dir(self.root) / f"v{version:010d}.arrow"
+        try:
+            table = read_ipc(path)
+        except FileNotFoundError as e:
+            raise PinnedVersionGoneError(f"base version {version} is gone ({path})") from e
+        return BaseVersion(version, table.combine_chunks())
+
+    def merged_sstable(self, shard: str, generation: int) -> SsTable:
+        """A generation of ``shard`` already compacted into the base (files kept)."""
+        key = (shard, generation)
+        found = self.merged.get(key)
+        if found is None:
+            sst_dir = self.shard_dir(shard) / "sstables"
+            found = SsTable.merged(sst_dir, generation, self.schema.pk)
+            with self.lock:
+                self.merged[key] = found
+        return found
 
     def check_open(self) -> None:
         if self.closed:

@@ -3,7 +3,8 @@
 1. read arm over the fresh tier only → rows + cut;
 2. (``between``: the window in which concurrent writes, flushes, compactions
    land — a sequential test uses it to place events deterministically);
-3. base read;
+3. base read (``pinned_cut``: the base version the arm's snapshot was taken
+   at, so a compaction in the window neither drops nor duplicates a row);
 4. supersession check of the base PKs as of the cut (the live tier for
    ``live_tier``);
 5. result = the arm's live rows + the base rows whose PK is not a member.
@@ -52,7 +53,10 @@ class TwoPhaseReader:
         if between is not None:
             between()
         self._tier.check_open()
-        base = self._tier.base.table
+        if self._scanner.design == "pinned_cut":
+            base = self._tier.base_at(arm.base_version).table  # the version the arm saw
+        else:
+            base = self._tier.base.table
         pks = base.column(self._tier.schema.pk).combine_chunks()
         # live_tier's cut is empty: its check is the live-tier membership
         superseded, check = self._scanner.check(pks, arm.cut)

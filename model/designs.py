@@ -31,13 +31,14 @@ from dataclasses import dataclass
 
 
 class Design(enum.StrEnum):
-    """The five designs under test; the value is the name used everywhere."""
+    """The designs under test; the value is the name used everywhere."""
 
     LIVE_TIER = "live_tier"
     WAL_POSITION_MAP = "wal_position_map"
     AS_OF_CUT = "as_of_cut"
     FRESH_TIER_WATERMARK = "fresh_tier_watermark"
     EXACT_CUT = "exact_cut"
+    PINNED_CUT = "pinned_cut"
 
 
 class Capture(enum.StrEnum):
@@ -108,7 +109,7 @@ def apply_rule(verdict: Verdict, append_index: int, active_batch_count: int) -> 
 
 
 # --------------------------------------------------------------------------
-# The five predicates.  Arguments are the row's facts at check time and the
+# The predicates.  Arguments are the row's facts at check time and the
 # shard's cut fields; ``in_cut`` is False when the cut has no entry for the
 # row's shard.
 # --------------------------------------------------------------------------
@@ -192,6 +193,33 @@ def admit_exact_cut(
     return in_cut and epoch == cut_epoch and append_index < observed_count
 
 
+def admit_pinned_cut(
+    *,
+    in_cut: bool,
+    pinned: bool,
+    wal_position: int,
+    wal_lo: int,
+    wal_hi: int,
+) -> bool:
+    """Ours, pinned: admit a row iff its WAL position lies in a range the arm read.
+
+    A WAL position names one write for the life of the shard: flush, release,
+    compaction and replay move the write but keep its position, and a later
+    write never gets an old position.  ``[wal_lo, wal_hi)`` is the cut's range
+    that could hold the row's position (the one with the greatest ``lo`` not
+    above it); ``pinned`` says the row is in the fresh tier *as of the base
+    version the arm pinned* (not merged into that version), so a generation
+    compacted between arm and check is still probed while the reader reads
+    the pinned base.  Shards the arm never saw are excluded.
+    """
+    return in_cut and pinned and wal_lo <= wal_position < wal_hi
+
+
+#: designs whose reader pins the base version its arm saw: the check also
+#: probes generations merged after that version, and the base is read there.
+PINS_BASE: frozenset[Design] = frozenset({Design.PINNED_CUT})
+
+
 # --------------------------------------------------------------------------
 # One dispatcher over plain records, for the model, the impl differential
 # tests and the state machines.
@@ -207,6 +235,8 @@ class RowFacts:
     append_index: int
     visible: bool
     epoch: int
+    wal_position: int = 0
+    compacted: bool = False  # merged into the current base version
 
 
 @dataclass(frozen=True)
@@ -215,7 +245,10 @@ class ShardCut:
 
     ``active_generation``/``active_batch_count`` are ``AsOfCut``'s two fields;
     ``epoch`` and ``observed`` (generation → batches read) are what
-    ``exact_cut`` adds; ``wal_position`` is ``wal_position_map``'s bound.
+    ``exact_cut`` adds; ``wal_position`` is ``wal_position_map``'s bound;
+    ``wal_ranges`` (maximal ``[lo, hi)`` runs of WAL positions read) and
+    ``pinned_through`` (the shard's ``compacted_through`` in the base version
+    the arm saw) are ``pinned_cut``'s.
     """
 
     active_generation: int
@@ -223,15 +256,23 @@ class ShardCut:
     epoch: int = 0
     observed: tuple[tuple[int, int], ...] = ()
     wal_position: int = 0
+    wal_ranges: tuple[tuple[int, int], ...] = ()
+    pinned_through: int = 0
 
     def observed_count(self, generation: int) -> int:
         """Batches of ``generation`` the arm read; 0 if it saw none."""
         return dict(self.observed).get(generation, 0)
 
+    def wal_range(self, position: int) -> tuple[int, int]:
+        """The range with the greatest ``lo`` <= ``position`` ((0, 0) if none)."""
+        below = [r for r in self.wal_ranges if r[0] <= position]
+        return max(below, default=(0, 0))
+
 
 def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
     """Every predicate argument, named as the predicates name them."""
     c = cut if cut is not None else ShardCut(0, 0)
+    lo, hi = c.wal_range(row.wal_position)
     return {
         "in_cut": cut is not None,
         "in_memory": row.in_memory,
@@ -243,6 +284,9 @@ def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
         "active_batch_count": c.active_batch_count,
         "cut_epoch": c.epoch,
         "observed_count": c.observed_count(row.generation),
+        "pinned": not row.compacted or row.generation > c.pinned_through,
+        "wal_lo": lo,
+        "wal_hi": hi,
     }
 
 
@@ -253,6 +297,7 @@ PREDICATES: dict[Design, Callable[..., bool]] = {
     Design.AS_OF_CUT: admit_as_of_cut,
     Design.FRESH_TIER_WATERMARK: admit_fresh_tier_watermark,
     Design.EXACT_CUT: admit_exact_cut,
+    Design.PINNED_CUT: admit_pinned_cut,
 }
 
 

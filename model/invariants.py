@@ -1,15 +1,16 @@
 """The guarantee's three layers (docs/DESIGN.md "The guarantee") over any two states.
 
 * ``soundness``: every row the check admits was observed by the arm.  A row
-  is "the same" when its id *and* its WAL position match: flush keeps both,
-  replay keeps the WAL position but may hand out a new id (H7), and a new id
-  was never observed.
+  is "the same" when it is the same *write* (``Row.identity``: shard, WAL
+  position, row in batch): flush and compaction keep its id too, replay keeps
+  the write but may hand it a new id (H7) — the arm still delivered its PK.
 * ``tightness``: every observed row that is still there is admitted, or its
   shortfall carries a named reason (an under-count: a duplicate, not a loss).
 * ``ASSUMPTIONS``: A1–A5 (docs/LANCE.md "When the cut never over-counts") over
   (arm, cut, check state, names of the events in between).  A1–A4 are what
   ``as_of_cut`` needs for soundness; A5 is what it needs to avoid the H4
-  under-count.  ``exact_cut`` needs only A1.
+  under-count.  ``exact_cut`` needs only A1; ``pinned_cut`` needs none and
+  has no exclusion (its reader pins the base version instead).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from model.designs import Capture, Design, RowFacts, ShardCut, admits
+from model.designs import PINS_BASE, Capture, Design, RowFacts, ShardCut, admits
 from model.state import (
     IN_MEMORY,
     TOMBSTONE,
@@ -45,7 +45,7 @@ class Observation:
         return frozenset(r.id for r in self.seen)
 
     @property
-    def identities(self) -> frozenset[tuple[RowId, int]]:
+    def identities(self) -> frozenset[tuple[str, int, int]]:
         return frozenset(r.identity for r in self.seen)
 
     @property
@@ -98,6 +98,17 @@ def _read(g: Generation) -> int:
     return g.visible if g.in_memory else g.committed
 
 
+def wal_ranges(positions: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """Maximal runs ``[lo, hi)`` of a set of WAL positions (``pinned_cut``'s cut)."""
+    out: list[tuple[int, int]] = []
+    for w in sorted(set(positions)):
+        if out and out[-1][1] == w:
+            out[-1] = (out[-1][0], w + 1)
+        else:
+            out.append((w, w + 1))
+    return tuple(out)
+
+
 def capture(
     design: Design,
     arm: Observation,
@@ -123,9 +134,11 @@ def capture(
         counts = {g.number: _read(g) for g in read}
         wal = [w + 1 for g in read if g.in_memory for w in g.wal[: counts[g.number]]]
         observed = tuple(sorted(counts.items()))
+        ranges = wal_ranges(w for g in read for w in g.wal[: counts[g.number]])
         a = s.active
         n = _active_count(sid, a, variant, then)
-        out.append((sid, ShardCut(a.number, n, s.epoch, observed, max(wal, default=0))))
+        out.append((sid, ShardCut(a.number, n, s.epoch, observed, max(wal, default=0),
+                                  ranges, s.compacted_through)))
     return Cut(tuple(out))
 
 
@@ -139,17 +152,30 @@ def facts(state: State, row: Row) -> RowFacts:
         append_index=row.id.append_index,
         visible=row.visible,
         epoch=shard.epoch,
+        wal_position=row.wal,
+        compacted=row.status is Status.COMPACTED,
     )
 
 
-def candidates(state: State) -> list[Row]:
-    """Rows the check probes: every committed in-memory row and every SSTable (sidecar) row."""
+def candidates(state: State, design: Design | None = None) -> list[Row]:
+    """Rows the check probes: every committed in-memory row and every SSTable (sidecar) row.
+
+    A design that pins the base version (``PINS_BASE``) also probes the
+    SSTables of generations compacted since: they are kept until its read ends,
+    and its predicate decides which of them were in the fresh tier at the pin.
+    """
+    if design in PINS_BASE:
+        return list(rows(state))
     return [r for r in rows(state) if r.status is not Status.COMPACTED]
 
 
 def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
     """Candidate rows ``design`` admits under ``cut`` at ``state``."""
-    return [r for r in candidates(state) if admits(design, facts(state, r), cut.get(r.id.shard))]
+    return [
+        r
+        for r in candidates(state, design)
+        if admits(design, facts(state, r), cut.get(r.id.shard))
+    ]
 
 
 def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk]) -> frozenset[Pk]:
@@ -185,6 +211,11 @@ class TwoPhase:
     duplicates: frozenset[Pk]  # arm delivered a version, base row kept: under-count
 
 
+def check_base(design: Design, arm: Observation, check: State) -> dict[Pk, object]:
+    """The base table the reader reads: the arm's version if the design pins it, else now's."""
+    return (arm.at if design in PINS_BASE else check).base_rows()
+
+
 def two_phase(
     design: Design,
     arm: Observation,
@@ -192,8 +223,8 @@ def two_phase(
     check: State,
     base: Mapping[Any, object] | None = None,
 ) -> TwoPhase:
-    """Arm → cut; base read (``check``'s base unless given); check of the base PKs; merge."""
-    base = check.base_rows() if base is None else dict(base)
+    """Arm → cut; base read (``check_base`` unless given); check of the base PKs; merge."""
+    base = check_base(design, arm, check) if base is None else dict(base)
     members = membership(design, cut, check, base)
     kept = {pk: v for pk, v in base.items() if pk not in members}
     return TwoPhase(

@@ -133,8 +133,10 @@ class RowId(NamedTuple):
 
 
 class Row(NamedTuple):
-    """One row with what is known of it now.  ``(id, wal)`` is its identity:
-    a replayed row keeps its WAL position but may get a new id."""
+    """One row with what is known of it now.  Its identity is the *write*:
+    ``(shard, WAL position, row in batch)``.  Flush and compaction keep the id
+    too; a replay keeps the write but may hand it a new id (H7), and it is
+    still the row the arm read (its PK was delivered)."""
 
     id: RowId
     wal: int
@@ -144,8 +146,8 @@ class Row(NamedTuple):
     visible: bool
 
     @property
-    def identity(self) -> tuple[RowId, int]:
-        return (self.id, self.wal)
+    def identity(self) -> tuple[str, int, int]:
+        return (self.id.shard, self.wal, self.id.row)
 
 
 def rows(state: State) -> Iterator[Row]:

@@ -41,6 +41,16 @@ Ghost state, written once by the ``arm`` event: ``obs`` (the arm read R),
 ``ep_a``, its active entry ``xa, xn``, and ``oc``, the exact cut's observed
 count for R's generation (updated whenever R's generation is assigned).
 
+``pinned_cut`` adds WAL positions: ``nw`` is the shard's next WAL position
+(+1 per put; a replay keeps it and keeps every replayed write's position),
+``rw`` is R's.  Its cut is the set of positions the arm read, below the arm's
+``nw_a``; for the one row followed, ``rin`` says R's *current* position lies
+in that set (at the arm it is exactly ``obs``: positions name writes, and the
+arm read R's batch or not; a position handed out later lies at or past
+``nw_a``, unless a planted bug reuses positions, when the solver chooses).
+``pin_r``: R was not yet merged into the base version the arm saw (the
+reader's pin), so a later compaction leaves it reachable to the check.
+
 **Events** between read arm and check are the tier's alphabet: put (first
 put creates the shard), publish, freeze, flush (oldest frozen), release,
 compact, crash (+ reopen/replay, Lance's older single-memtable replay),
@@ -220,6 +230,18 @@ def z3_admit_fresh_tier_watermark(
     )
 
 
+def z3_admit_pinned_cut(
+    *,
+    in_cut: Bool,
+    pinned: Bool,
+    wal_position: Int,
+    wal_lo: Int,
+    wal_hi: Int,
+) -> z3.BoolRef:
+    """Mirror of ``admit_pinned_cut``."""
+    return z3.And(_b(in_cut), _b(pinned), _b(wal_lo <= wal_position), _b(wal_position < wal_hi))
+
+
 def z3_admit_exact_cut(
     *,
     in_cut: Bool,
@@ -257,6 +279,11 @@ class Bug(enum.StrEnum):
     MANIFEST_LISTS_MEMTABLES = "the arm's early SSTable list also lists unflushed memtables"
     ARM_N_COMMITTED = "the arm takes N = committed whatever its capture"
     READ_N_ANY_GENERATION = "the after-scan re-read takes whichever generation is active"
+    CRASH_REUSES_WAL = "replay restarts WAL positions at 1 (positions reused)"
+    REPLAY_NEW_WAL = "replay re-logs unflushed batches at new WAL positions"
+    PIN_NO_MERGED = "pinned check skips generations merged after the pin"
+    SST_BELOW_NONE = "sstable rule `g < A` excluded (for whole)"
+    EXACT_SHORT = "exact_cut admits one batch fewer than it observed"
 
 
 #: bugs no proof obligation can see (module docstring), each with the reason
@@ -280,6 +307,8 @@ BUG_TRANSITION: dict[Bug, str] = {
     Bug.PUBLISH_SKIPS_FROZEN: "publish", Bug.FLUSH_IGNORES_GRACE: "flush",
     Bug.COMPACT_RENUMBERS: "compact", Bug.MANIFEST_LISTS_MEMTABLES: "manifest",
     Bug.ARM_N_COMMITTED: "arm", Bug.READ_N_ANY_GENERATION: "read_n",
+    Bug.CRASH_REUSES_WAL: "crash", Bug.REPLAY_NEW_WAL: "crash", Bug.PIN_NO_MERGED: "check",
+    Bug.SST_BELOW_NONE: "check", Bug.EXACT_SHORT: "check",
 }
 
 
@@ -288,6 +317,8 @@ def rules_for(bugs: frozenset[Bug]) -> dict[tuple[Source, Rel], Verdict]:
     rules = dict(GENERATION_RULES)
     if Bug.SST_GT in bugs:
         rules[(Source.SSTABLE, Rel.AT)] = Verdict.WHOLE
+    if Bug.SST_BELOW_NONE in bugs:
+        rules[(Source.SSTABLE, Rel.BELOW)] = Verdict.NONE
     return rules
 
 
@@ -356,6 +387,12 @@ class State:
     nread: z3.BoolRef
     man_taken: z3.BoolRef
     man_r: z3.BoolRef
+    # pinned_cut: WAL positions (see the module docstring)
+    nw: z3.ArithRef
+    rw: z3.ArithRef
+    nw_a: z3.ArithRef
+    rin: z3.BoolRef
+    pin_r: z3.BoolRef
 
     @staticmethod
     def fresh(tag: str) -> State:
@@ -400,7 +437,7 @@ def init(s: State) -> z3.BoolRef:
     """No shard yet; the counters hold the values a first put starts from."""
     return z3.And(
         z3.Not(s.sx), s.ep == 1, s.cur == 1, s.cg == 1, s.ac == 0, s.av == 0, s.nfl == 0,
-        s.rs == NONE, z3.Not(s.armed), z3.Not(s.man_taken), s.nread,
+        s.rs == NONE, z3.Not(s.armed), z3.Not(s.man_taken), s.nread, s.nw == 1,
     )
 
 
@@ -461,8 +498,14 @@ def transition(
         "gv": z3.If(take, s.av, s.gv),
         "below": z3.If(take, s.nfl, s.below),
         "oc": z3.If(z3.And(take, s.armed), _oc_for(s, s.cur, ocx), s.oc),
+        "rw": z3.If(take, s.nw, s.rw),
+        # a position below the arm's horizon was handed out before (only a
+        # planted bug reuses one): whether the arm read that write is open
+        "rin": z3.If(z3.And(take, s.armed),
+                     z3.And(s.nw < s.nw_a, ocx == 1), s.rin),
     }
-    cases.append(z3.And(op == OP["put"], upd(sx=z3.BoolVal(True), ac=s.ac + 1, **put_row)))
+    cases.append(z3.And(op == OP["put"], upd(sx=z3.BoolVal(True), ac=s.ac + 1,
+                                             nw=s.nw + 1, **put_row)))
     # publish: every in-memory generation (frozen tails too, H3)
     published = z3.And(_in_mem(s), s.ra) if Bug.PUBLISH_SKIPS_FROZEN in bugs else _in_mem(s)
     av_pub = s.av if Bug.PUBLISH_STALE_COUNT in bugs else s.ac
@@ -511,9 +554,15 @@ def transition(
         crash_ok = z3.And(crash_ok, z3.Not(s.armed))
     total = s.nfl + s.ac
     ep_next = s.ep if Bug.CRASH_KEEPS_EPOCH in bugs else s.ep + 1
+    wal: dict[str, z3.ExprRef] = {}
+    if Bug.CRASH_REUSES_WAL in bugs:
+        wal = {"nw": z3.IntVal(1)}
+    if Bug.REPLAY_NEW_WAL in bugs:  # every unflushed batch re-logged past the old tail
+        wal = {"nw": s.nw + total, "rw": z3.If(mem, s.nw + s.below + s.ri, s.rw),
+               "rin": z3.If(mem, z3.BoolVal(False), s.rin)}
     if Bug.REPLAY_NO_RENUMBER in bugs:
         crash_post = upd(ep=ep_next, av=s.ac,
-                         gv=z3.If(mem, s.gc, s.gv), rs=z3.If(s.rs == RET, SST, s.rs))
+                         gv=z3.If(mem, s.gc, s.gv), rs=z3.If(s.rs == RET, SST, s.rs), **wal)
     else:
         crash_post = upd(
             ep=ep_next, cur=s.cg, ac=total, av=total, nfl=z3.IntVal(0),
@@ -521,7 +570,7 @@ def transition(
             rg=z3.If(mem, s.cg, s.rg), ri=z3.If(mem, s.below + s.ri, s.ri),
             gc=z3.If(mem, total, s.gc), gv=z3.If(mem, total, s.gv),
             below=z3.If(mem, z3.IntVal(0), s.below), ra=z3.If(mem, True, s.ra),
-            oc=z3.If(z3.And(mem, s.armed), _oc_for(s, s.cg, ocx), s.oc),
+            oc=z3.If(z3.And(mem, s.armed), _oc_for(s, s.cg, ocx), s.oc), **wal,
         )
     cases.append(z3.And(crash_ok, crash_post))
     # the arm reads its SSTable list early (H5a skew)
@@ -547,6 +596,7 @@ def transition(
             A=z3.If(s.sx, s.cur, 0), N=z3.If(s.sx, n_now, 0),
             ep_a=s.ep, xa=s.cur, xn=s.av,
             oc=z3.If(s.rs == NONE, s.oc, oc_arm),
+            nw_a=s.nw, rin=obs, pin_r=s.rs != GONE,
             nread=z3.Or(cfg.cap != CAP[Capture.AFTER_SCAN], z3.Not(s.sx))),
     ))
     # the after-scan capture re-reads N (same generation, same epoch)
@@ -573,8 +623,15 @@ class Variant:
         return replace(self, bugs=frozenset(bugs))
 
 
-def candidate(s: State, cfg: Config) -> z3.BoolRef:
-    """R is a candidate of the check (a stale list still offers a compacted SSTable)."""
+def candidate(s: State, cfg: Config, v: Variant | None = None) -> z3.BoolRef:
+    """R is a candidate of the check (a stale list still offers a compacted SSTable).
+
+    A pinned check reaches every present write: a merged generation's files
+    are kept while the reader pins, and its predicate tells whether R was
+    merged before the pin (``pinned``).
+    """
+    if v is not None and v.design is Design.PINNED_CUT and Bug.PIN_NO_MERGED not in v.bugs:
+        return s.rs != NONE
     return z3.Or(s.rs == MEM, s.rs == RET, s.rs == SST, z3.And(s.rs == GONE, cfg.stale))
 
 
@@ -598,11 +655,17 @@ def admitted(v: Variant, s: State, cfg: Config, asm: frozenset[str]) -> z3.BoolR
             in_cut=in_cut, in_memory=in_memory, visible=_visible(s), generation=s.rg,
             append_index=s.ri, active_generation=s.A, active_batch_count=s.N,
             rules=rules, prefix_le=le)
+    elif d is Design.PINNED_CUT:
+        # the range of the cut holding R's position, if any: [rw, rw + 1) stands for it
+        term = z3_admit_pinned_cut(in_cut=s.sx_a, pinned=z3.Or(s.rs != GONE, s.pin_r),
+                                   wal_position=s.rw, wal_lo=z3.If(s.rin, s.rw, 0),
+                                   wal_hi=z3.If(s.rin, s.rw + 1, 0))
     else:
+        short = 1 if Bug.EXACT_SHORT in v.bugs else 0
         term = z3_admit_exact_cut(in_cut=s.sx_a, epoch=s.ep, cut_epoch=s.ep_a,
-                                  append_index=s.ri, observed_count=s.oc,
+                                  append_index=s.ri, observed_count=s.oc - short,
                                   check_epoch=Bug.EXACT_NO_EPOCH not in v.bugs)
-    return z3.And(candidate(s, cfg), term)
+    return z3.And(candidate(s, cfg, v), term)
 
 
 def checkable(s: State) -> z3.BoolRef:

@@ -8,9 +8,12 @@ Why each kind of query exists (docs/DESIGN.md "The proofs"):
   no bound.  Bounded model checking of every interleaving up to ``K`` events
   is run as a cross-check, because an invariant can be wrong in ways that
   make it vacuously inductive.
-* **Tightness** (bounded, depth ``K``): observed ∧ present ∧ ¬admitted is
-  UNSAT once the design's named exclusions are removed, and each exclusion is
-  SAT on its own (it is a real gap, not dead text).
+* **Tightness for all orderings**, by induction too: ``Inv_t`` = ``Inv`` ∧ a
+  tightness invariant, and ``Inv_t ∧ check ⇒ (observed ∧ present ∧ outside
+  the design's named exclusions ⇒ admitted)`` (``tight.init/step/check``);
+  ``pinned_cut`` has no exclusion at all.  Bounded at depth ``K`` as a
+  cross-check, and each exclusion is SAT on its own (a real gap, not dead
+  text).
 * **Optimality** (region form): every region of inputs a design excludes
   holds a reachable row the arm did not observe, so widening any region is
   unsound.
@@ -75,7 +78,9 @@ K = 6
 #: deepest search for a shortest counterexample.
 KMAX = 7
 
-SOUND = (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK, Design.EXACT_CUT)
+SOUND = (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK, Design.EXACT_CUT, Design.PINNED_CUT)
+#: designs whose cut records what the scan read (no N to capture: A1 is moot)
+RECORDS_READ = (Design.EXACT_CUT, Design.PINNED_CUT)
 UNSOUND = (Design.LIVE_TIER, Design.WAL_POSITION_MAP)
 
 #: the assumptions each sound design's soundness rests on (A5 guards tightness only).
@@ -83,6 +88,7 @@ SOUNDNESS_ASSUMPTIONS: dict[Design, frozenset[str]] = {
     Design.AS_OF_CUT: frozenset({"A1", "A2", "A3-shards", "A3-sstables", "A4"}),
     Design.FRESH_TIER_WATERMARK: frozenset({"A1", "A2", "A3-shards", "A3-sstables", "A4"}),
     Design.EXACT_CUT: frozenset(),
+    Design.PINNED_CUT: frozenset(),
     Design.LIVE_TIER: ALL - {"A5"},
     Design.WAL_POSITION_MAP: ALL - {"A5"},
 }
@@ -92,6 +98,7 @@ DESIGN_EXCLUSIONS: dict[Design, tuple[str, ...]] = {
     Design.AS_OF_CUT: ("H4", "H5b"),
     Design.FRESH_TIER_WATERMARK: ("H4", "H5b"),
     Design.EXACT_CUT: ("H5b", "epoch"),
+    Design.PINNED_CUT: (),
 }
 
 
@@ -225,6 +232,9 @@ def sound_inv(design: Design, s: State, cfg: Config) -> z3.BoolRef:
     has append index ≥ the count observed for its generation.
     """
     live = z3.Or(s.rs == MEM, s.rs == RET, s.rs == SST)
+    if design is Design.PINNED_CUT:
+        # positions only grow, and R's position is in the cut only if the arm read R
+        return z3.And(s.nw >= s.nw_a, z3.Implies(s.rin, s.obs))
     if design is Design.EXACT_CUT:
         same = s.ep == s.ep_a
         return z3.And(
@@ -243,8 +253,34 @@ def sound_inv(design: Design, s: State, cfg: Config) -> z3.BoolRef:
 def invariant(design: Design, s: State, cfg: Config) -> z3.BoolRef:
     """``Inv = wf ∧ (armed ⇒ sound_inv)``; the as-of designs (A3-sstables) add
     that the arm never read its SSTable list apart from its memtable refs."""
-    skew = z3.BoolVal(True) if design is Design.EXACT_CUT else z3.Not(s.man_taken)
+    skew = z3.BoolVal(True) if design in RECORDS_READ else z3.Not(s.man_taken)
     return z3.And(wf(s), skew, z3.Implies(s.armed, sound_inv(design, s, cfg)))
+
+
+def tight_inv(design: Design, s: State) -> z3.BoolRef:
+    """After the arm: what keeps an *observed* row admitted (outside the exclusions).
+
+    pinned_cut: R's position stays in the cut and R stays reachable (read
+    before the pin, so never merged into the pinned base).  exact_cut: while
+    the epoch is the arm's, R's index is below its generation's observed
+    count.  as_of_cut / fresh_tier_watermark (A1–A4: no replay after the arm,
+    N read with the scan): R sits strictly below the cut or inside its prefix,
+    and (watermark) stays visible.
+    """
+    seen = z3.And(s.sx_a, s.rs != NONE)
+    if design is Design.PINNED_CUT:
+        return z3.Implies(s.obs, z3.And(seen, s.rin, s.pin_r))
+    if design is Design.EXACT_CUT:
+        return z3.Implies(z3.And(s.obs, s.ep == s.ep_a), z3.And(seen, s.ri < s.oc))
+    mem = z3.Or(s.rs == MEM, s.rs == RET)
+    return z3.Implies(s.obs, z3.And(
+        seen, z3.Or(s.rg < s.A, z3.And(s.rg == s.A, s.ri < s.N)),
+        z3.Implies(mem, s.ri < s.gv)))
+
+
+def tight_invariant(design: Design, s: State, cfg: Config) -> z3.BoolRef:
+    """``Inv_t = Inv ∧ (armed ⇒ tight_inv)``."""
+    return z3.And(invariant(design, s, cfg), z3.Implies(s.armed, tight_inv(design, s)))
 
 
 def inductive(v: Variant, asm: frozenset[str]) -> list[Result]:
@@ -261,6 +297,19 @@ def inductive(v: Variant, asm: frozenset[str]) -> list[Result]:
         ("sound.check", "Inv ∧ check ⇒ (admitted ⇒ observed)",
          z3.And(invariant(d, s, cfg), config_ok(cfg, asm), over_count(v, s, cfg, asm))),
     ]
+    inv_t = functools.partial(tight_invariant, d)
+    excl = DESIGN_EXCLUSIONS.get(d)
+    if excl is not None:
+        but = f"except {', '.join(excl)}" if excl else "no exclusion"
+        queries += [
+            ("tight.init", "init ⇒ Inv_t (Inv ∧ tightness invariant)",
+             z3.And(init(s), config_ok(cfg, asm), z3.Not(inv_t(s, cfg)))),
+            ("tight.step", "Inv_t ∧ step ⇒ Inv_t′ (every event, one symbolic step)",
+             z3.And(inv_t(s, cfg), config_ok(cfg, asm), tr, z3.Not(inv_t(t, cfg)))),
+            ("tight.check", f"Inv_t ∧ check ⇒ (observed ∧ present ⇒ admitted), {but}",
+             z3.And(inv_t(s, cfg), config_ok(cfg, asm),
+                    under_count_except(excl)(v, s, cfg, asm))),
+        ]
     out = []
     for name, stmt, q in queries:
         r, _, dt = _solve(q)
@@ -343,6 +392,8 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
             if v.design is Design.EXACT_CUT:
                 cut = {"kind": "ExactCut", "epoch": _val(m, t.ep_a),
                        "active": [_val(m, t.xa), _val(m, t.xn)]}
+            elif v.design is Design.PINNED_CUT:
+                cut = {"kind": "PinnedCut", "horizon": _val(m, t.nw_a)}
             elif _val(m, t.sx_a):
                 cut = {"kind": "AsOfCut", "active_generation": _val(m, t.A),
                        "active_batch_count": _val(m, t.N)}
@@ -389,6 +440,8 @@ def _cut_text(cut: dict[str, Any]) -> str:
         return f"s: AsOfCut(A={cut['active_generation']}, N={cut['active_batch_count']})"
     if cut.get("kind") == "ExactCut":
         return f"s: ExactCut(epoch={cut['epoch']}, active={cut['active']})"
+    if cut.get("kind") == "PinnedCut":
+        return f"s: PinnedCut(WAL positions read, all < {cut['horizon']})"
     return "no entry for s (shard unseen)"
 
 
@@ -456,8 +509,9 @@ def obligation_thunks(v: Variant, *, deepen: bool = True) -> list[Callable[[], l
 
     def tight() -> list[Result]:
         r, _, dt, *_ = bmc(v, asm, under_count_except(excl), K)
+        but = f"except {', '.join(excl)}" if excl else "no exclusion"
         out = [Result(f"tight.bmc.K{K}",
-                      f"observed ∧ present ⇒ admitted, except {', '.join(excl)} (≤ {K} events)",
+                      f"observed ∧ present ⇒ admitted, {but} (≤ {K} events)",
                       _status(r), r == z3.unsat, dt)]
         for e in excl:
             others = tuple(x for x in excl if x != e)
@@ -499,7 +553,13 @@ def optimality(v: Variant, asm: frozenset[str]) -> list[Result]:
     d = v.design
     out = []
     regions: list[tuple[str, Callable[[State], z3.BoolRef]]] = []
-    if d is Design.EXACT_CUT:
+    if d is Design.PINNED_CUT:
+        regions = [
+            ("shard unseen", lambda s: z3.Not(s.sx_a)),
+            ("position not read", lambda s: z3.And(s.sx_a, z3.Not(s.rin))),
+            ("merged before the pin", lambda s: z3.And(s.rs == GONE, z3.Not(s.pin_r))),
+        ]
+    elif d is Design.EXACT_CUT:
         regions = [
             ("shard unseen", lambda s: z3.Not(s.sx_a)),
             ("epoch changed", lambda s: s.ep != s.ep_a),
@@ -530,7 +590,7 @@ def optimality(v: Variant, asm: frozenset[str]) -> list[Result]:
 
         def goal(vv: Variant, s: State, cfg: Config, a: frozenset[str],
                  reg: Callable[[State], z3.BoolRef] = reg) -> z3.BoolRef:
-            return z3.And(checkable(s), candidate(s, cfg), reg(s), z3.Not(s.obs))
+            return z3.And(checkable(s), candidate(s, cfg, vv), reg(s), z3.Not(s.obs))
 
         r, _, dt, *_ = bmc(v, asm, goal, K)
         out.append(Result(f"optimal[{label}]",
@@ -582,6 +642,8 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
     def cut_inside(vv: Variant, s: State, cfg: Config, a: frozenset[str]) -> z3.BoolRef:
         if vv.design is Design.EXACT_CUT:
             return z3.And(checkable(s), s.xn > 0, s.rg == s.xa, s.ri >= s.xn, s.rs == MEM)
+        if vv.design is Design.PINNED_CUT:  # an unread write below the horizon: a hole
+            return z3.And(checkable(s), s.rs == MEM, z3.Not(s.obs), s.rw < s.nw_a)
         return z3.And(checkable(s), s.N > 0, s.rg == s.A, s.ri >= s.N, s.rs == MEM)
 
     def checked(vv: Variant, s: State, cfg: Config, a: frozenset[str]) -> z3.BoolRef:
@@ -687,8 +749,8 @@ def verdict(v: Variant, hazard: str | None) -> tuple[str, float]:
     excl = [e for e in ("H4", "H5b", "epoch") if e != h.gap]
     if h.broken is not None:
         base = base - {h.broken}
-    if v.design is Design.EXACT_CUT:
-        base = base - {"A1"}  # the exact cut records its own counts
+    if v.design in RECORDS_READ:
+        base = base - {"A1"}  # the cut records what the scan read
     return _verdict_query(v, base, h.cap, h.fresh_list, tuple(excl))
 
 
@@ -728,6 +790,11 @@ PLANTED: dict[Bug, tuple[Design, ...]] = {
     Bug.MANIFEST_LISTS_MEMTABLES: (),
     Bug.ARM_N_COMMITTED: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
     Bug.READ_N_ANY_GENERATION: (),
+    Bug.CRASH_REUSES_WAL: (Design.PINNED_CUT,),
+    Bug.REPLAY_NEW_WAL: (Design.PINNED_CUT,),
+    Bug.PIN_NO_MERGED: (Design.PINNED_CUT,),
+    Bug.SST_BELOW_NONE: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.EXACT_SHORT: (Design.EXACT_CUT,),
 }
 
 

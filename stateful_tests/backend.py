@@ -108,6 +108,8 @@ def impl_cut_key(cut: Any) -> CutKey:
             out.append((sid, ("AsOfCut", e.active_generation, e.active_batch_count)))
         elif cut.design == "exact_cut":
             out.append((sid, ("ExactCut", e.writer_epoch, tuple(e.observed))))
+        elif cut.design == "pinned_cut":  # the base version number is impl's own
+            out.append((sid, ("PinnedCut", e.pinned_through, tuple(e.wal_ranges))))
         else:
             out.append((sid, ("WalPositionCut", e.wal_position)))
     return tuple(out)
@@ -123,6 +125,8 @@ def model_cut_key(design: Design, cut: mread.Cut) -> CutKey:
             out.append((sid, ("AsOfCut", c.active_generation, c.active_batch_count)))
         elif design is Design.EXACT_CUT:
             out.append((sid, ("ExactCut", c.epoch, tuple(sorted(c.observed)))))
+        elif design is Design.PINNED_CUT:
+            out.append((sid, ("PinnedCut", c.pinned_through, c.wal_ranges)))
         else:
             out.append((sid, ("WalPositionCut", c.wal_position)))
     return tuple(sorted(out))

@@ -480,7 +480,7 @@ class Harness:
         for s in tightness(self.design, live.obs, live.cut, self.state):
             self.event(f"under-count: {s.reason}")
             self.counters[f"shortfall: {s.reason}"] += 1
-        base = self.state.base_rows()
+        base = mread.check_base(self.design, live.obs, self.state)
         if (live.view.observed_pks & set(base)) - members:
             self.undercounts += 1
             self.counters["under-count"] += 1

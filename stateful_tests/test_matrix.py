@@ -79,3 +79,8 @@ def test_a_cell_is_the_same_under_every_profile() -> None:
     assert (a.verdict, a.script, a.counters["steps"], a.cases_to_failure) == (
         b.verdict, b.script, b.counters["steps"], b.cases_to_failure)
     assert a.verdict == "VIOLATION"
+
+
+def test_pinned_cut_is_expected_sound_in_every_column() -> None:
+    """Neither a violation nor an under-count anywhere (the model's word, per column)."""
+    assert all(EXPECTED[("pinned_cut", h)] == "sound" for h in HAZARDS)

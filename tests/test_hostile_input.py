@@ -36,6 +36,7 @@ from impl import (
     MissingPrimaryKeyError,
     NotATableError,
     NullPrimaryKeyError,
+    PinnedCut,
     PrimaryKeyTypeError,
     SchemaMismatchError,
     WalPositionCut,
@@ -119,6 +120,17 @@ LIVE: list[tuple[str, Call, type[AsOfCutError], str]] = [
         [1], Cut("exact_cut", {"s": ExactCut(1, ((1, 2**64),))})), MalformedCutError, "2**64-1"),
     ("negative cut in a dict", lambda w: w.contains_pks_as_of([1], {"s": AsOfCut(2, -1)}),
      MalformedCutError, "-1"),
+    ("pinned cut base version 0", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(0, 0, ())})), MalformedCutError, "base_version=0"),
+    ("pinned cut empty range", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((3, 3),))})), MalformedCutError, "[3, 3)"),
+    ("pinned cut overlapping ranges", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 4), (3, 5)))})),
+     MalformedCutError, "disjoint"),
+    ("pinned cut ranges garbage", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, "x")})), MalformedCutError, "'x'"),  # type: ignore[arg-type]
+    ("pinned cut entry for exact", lambda w: w.contains_pks_as_of(
+        [1], Cut("exact_cut", {"s": PinnedCut(1, 0, ())})), MalformedCutError, "ExactCut"),
     ("two-phase design", lambda w: w.two_phase_read("nope"), InvalidOptionError, "'nope'"),
     ("two-phase capture", lambda w: w.two_phase_read("as_of_cut", 3), InvalidOptionError, "3"),  # type: ignore[arg-type]
     ("release negative gen", lambda w: w.shard("s").release(-1), InvalidOptionError, "-1"),

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from conftest import rows
 
-from impl import AsOfCut, Cut, ExactCut, MemWal, WalPositionCut
+from impl import AsOfCut, Cut, ExactCut, MemWal, PinnedCut, WalPositionCut
 
 
 def soundness_gap(wal: MemWal, design: str, arm_obs: pa.Table, cut: Cut) -> set[tuple]:
@@ -143,7 +143,8 @@ def test_live_tier_has_an_empty_cut_and_two_phase_uses_the_live_check(make_wal) 
     assert res.superseded.to_pylist() == [True, True]
 
 
-@pytest.mark.parametrize("design", ["as_of_cut", "fresh_tier_watermark", "exact_cut"])
+@pytest.mark.parametrize("design", ["as_of_cut", "fresh_tier_watermark", "exact_cut",
+                                    "pinned_cut"])
 def test_sound_designs_keep_the_base_row_in_the_two_phase_read(make_wal, design: str) -> None:
     wal = make_wal(base_ids=[1, 2])
     s = wal.shard("s")
@@ -198,3 +199,96 @@ def test_shard_created_after_the_arm_is_live_unless_zeroed_h6(make_wal) -> None:
     assert wal.contains_pks_as_of([7], arm.cut).to_pylist() == [True]  # over-count
     zeroed = Cut("as_of_cut", {**arm.cut.shards, "b": AsOfCut(0, 0)})
     assert wal.contains_pks_as_of([7], zeroed).to_pylist() == [False]
+
+
+# ---------------------------------------------------------------- pinned_cut
+
+
+def _compacted_window(wal: MemWal) -> None:
+    """Between arm and check: a new write, a delete of a base row, everything compacted."""
+    s = wal.shard("s")
+    s.put(rows([3], "late"))
+    s.delete([2])
+    s.freeze()
+    while s.flush() is not None:
+        pass
+    wal.compact()
+
+
+def _observed_flushed(make_wal) -> MemWal:  # type: ignore[no-untyped-def]
+    wal = make_wal(base_ids=[1, 2, 3])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    s.freeze()
+    s.flush()  # SSTable 1 (observed by the arm), compacted in the window
+    s.put(rows([4], "act"))  # active generation 2 (observed), flushed and compacted too
+    return wal
+
+
+def test_pinned_cut_records_wal_runs_and_the_base_version(make_wal) -> None:
+    wal = make_wal(base_ids=[1], visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    s.put(rows([2]))  # position 2: committed, not visible
+    s.freeze()
+    s.put(rows([3]))
+    s.publish(2)  # position 3 visible, position 2 still not: a hole
+    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    assert arm.cut == Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 2), (3, 4)))})
+    assert wal.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, False, True]
+    s.publish()  # the frozen tail becomes visible after the arm (H3): still excluded
+    assert wal.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, False, True]
+    assert soundness_gap(wal, "pinned_cut", arm.observation, arm.cut) == set()
+
+
+def test_pinned_two_phase_read_is_the_arms_snapshot_across_compaction(make_wal) -> None:
+    wal = _observed_flushed(make_wal)
+    snapshot = wal.scan().table.to_pylist()
+    res = wal.two_phase_read("pinned_cut", between=lambda: _compacted_window(wal))
+    assert res.table.to_pylist() == snapshot  # no duplicate, no missing row, no mix of times
+    exact = _observed_flushed(make_wal)
+    dup = exact.two_phase_read("exact_cut", between=lambda: _compacted_window(exact))
+    # H5b: current base (1 and 4 merged, 2 deleted, 3 'late') + the arm's 1 and 4
+    assert dup.table.column("id").to_pylist() == [1, 1, 3, 4, 4]
+
+
+def test_planted_check_without_merged_generations_duplicates(make_wal, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Plant: the pinned check ignores generations merged after the pin (no ``since``)."""
+    import impl.scanner
+
+    monkeypatch.setattr(impl.scanner, "_since", lambda cut: None)
+    wal = _observed_flushed(make_wal)
+    res = wal.two_phase_read("pinned_cut", between=lambda: _compacted_window(wal))
+    assert res.table.column("id").to_pylist() == [1, 1, 2, 3, 4]  # base row 1 kept: duplicate
+
+
+def test_planted_unpinned_base_is_not_the_snapshot(make_wal, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Plant: the reader reads the current base instead of the pinned version."""
+    from impl.tier import Tier
+
+    monkeypatch.setattr(Tier, "base_at", lambda self, version: self.base)
+    wal = _observed_flushed(make_wal)
+    snapshot = wal.scan().table.to_pylist()
+    res = wal.two_phase_read("pinned_cut", between=lambda: _compacted_window(wal))
+    assert res.table.to_pylist() != snapshot  # base row 2 deleted, row 3 'late' leak in
+
+
+def test_pinned_cut_survives_crash_replay_and_a_later_compaction(make_wal) -> None:
+    wal = make_wal(base_ids=[1, 2, 3])
+    s = wal.shard("s")
+    s.put(rows([1], "a"))
+    s.freeze()
+    s.put(rows([2], "b"))  # gen 2 active; gen 1 frozen
+    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    s.put(rows([3], "c"))  # after the arm
+    wal.crash()
+    again = MemWal.open(wal.root, wal.options)  # replay: gen 1 holds a, b, c (renumbered)
+    assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, True, False]
+    t = again.shard("s")
+    t.freeze()
+    t.flush()
+    again.compact()  # the replayed generation is merged after the pin: still probed
+    assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, True, False]
+    exact = again.scanner("exact_cut")
+    assert exact.scan(with_base=False).cut.shards["s"].writer_epoch == 2

@@ -62,6 +62,7 @@ def test_h1_count_read_after_the_scan_overcounts_every_asof_cut() -> None:
         "as_of_cut": "violation: b",
         "fresh_tier_watermark": "violation: b",
         "exact_cut": "clean",  # a variant changes only AsOfCut's N; exact_cut records what it read
+        "pinned_cut": "clean",  # so does pinned_cut: its WAL ranges are what it read
     }
     assert verdicts(arm, t1)["as_of_cut"] == "clean"  # N read with the scan: sound
     assert broken(arm, t1, Capture.AFTER_SCAN) == {"A1"} and broken(arm, t1) == set()
@@ -76,6 +77,7 @@ def test_h2_count_from_len_overcounts_as_of_cut_now_and_watermark_after_publish(
         "as_of_cut": "violation: b",  # reads raw committed batches
         "fresh_tier_watermark": "clean",  # b is not visible yet
         "exact_cut": "clean",  # records the counts it read, whatever the variant
+        "pinned_cut": "clean",
     }
     t1 = run(t0, [ev("publish")])
     assert verdicts(arm, t1, Capture.LEN)["fresh_tier_watermark"] == "violation: b"
@@ -93,6 +95,7 @@ def test_h3_frozen_tail_published_after_arm_overcounts_as_of_cut() -> None:
         "as_of_cut": "violation: b",
         "fresh_tier_watermark": "violation: b",
         "exact_cut": "clean",
+        "pinned_cut": "clean",  # b's WAL position is in a hole of the ranges read
     }
     assert broken(arm, t1) == {"A2"}
 
@@ -116,6 +119,7 @@ def test_h4_active_generation_flushed_and_released_undercounts_as_of_cut() -> No
         "as_of_cut": "under-count: released",
         "fresh_tier_watermark": "under-count: released",
         "exact_cut": "clean",  # row ids survive flush
+        "pinned_cut": "clean",  # so do WAL positions
     }
     assert broken(arm, t1) == {"A5"}
     base = {"a": "old"}
@@ -136,10 +140,14 @@ def test_h5b_compaction_between_arm_and_check_undercounts_every_design() -> None
     t0 = run(initial(base={"a": "old"}), [put("a"), ev("freeze"), ev("flush"), put("b")])
     arm = observe(t0)  # reads SSTable 1 (a) and gen 2 (b)
     t1 = run(t0, [ev("compact")])
-    assert set(verdicts(arm, t1).values()) == {"under-count: compacted"}
+    every = verdicts(arm, t1)
+    assert every.pop("pinned_cut") == "clean"  # it probes SSTable 1 as of its pinned base
+    assert set(every.values()) == {"under-count: compacted"}
     assert broken(arm, t1) == set()  # a named exclusion, not a broken assumption
     read = two_phase(Design.EXACT_CUT, arm, capture(Design.EXACT_CUT, arm), t1)
     assert read.duplicates == {"a"} and read.base_kept == {"a": "v-a"} and not read.missing
+    pinned = two_phase(Design.PINNED_CUT, arm, capture(Design.PINNED_CUT, arm), t1)
+    assert pinned.base_kept == {} and not pinned.duplicates and not pinned.missing
 
 
 def test_h6_shard_created_after_arm_overcounts_as_of_cut_through_the_live_tier() -> None:
@@ -152,6 +160,7 @@ def test_h6_shard_created_after_arm_overcounts_as_of_cut_through_the_live_tier()
         "as_of_cut": "violation: x",
         "fresh_tier_watermark": "violation: x",
         "exact_cut": "clean",  # shards the arm did not see are excluded
+        "pinned_cut": "clean",
     }
     assert broken(arm, t1) == {"A3"}
     read = two_phase(Design.AS_OF_CUT, arm, capture(Design.AS_OF_CUT, arm), t1)
@@ -163,11 +172,14 @@ def test_h7_replay_collapses_generations_and_overcounts_as_of_cut() -> None:
     arm = observe(t0)  # cut {A=2, N=1}
     t1 = run(t0, [put("c"), ("crash", {})])  # gen 1 now holds a, b, c; 1 < A: whole
     assert verdicts(arm, t1) == {
-        "live_tier": "violation: b, c",  # b renumbered: (s,2,0,0) became (s,1,1,0)
-        "wal_position_map": "violation: b, c",
-        "as_of_cut": "violation: b, c",
-        "fresh_tier_watermark": "violation: b, c",
+        # b is renumbered, (s,2,0,0) became (s,1,1,0), but it is the write the arm
+        # read (same WAL position): only c, written after the arm, is a violation
+        "live_tier": "violation: c",
+        "wal_position_map": "violation: c",
+        "as_of_cut": "violation: c",
+        "fresh_tier_watermark": "violation: c",
         "exact_cut": "under-count: epoch changed",
+        "pinned_cut": "clean",  # a and b by WAL position, c's position is past the ranges
     }
     assert broken(arm, t1, ev=["put", "crash"]) == {"A4", "A5"}  # gen 2 collapsed into 1
     read = two_phase(Design.AS_OF_CUT, arm, capture(Design.AS_OF_CUT, arm), t1)

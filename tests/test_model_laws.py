@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from model.designs import Capture, Design
 from model.events import run
 from model.invariants import UNEXPLAINED, assumptions, soundness, tightness
-from model.read import Cut, admitted, capture, membership, observe, two_phase
+from model.read import Cut, admitted, capture, membership, observe, scan, two_phase
 from model.state import Config, State, Status, initial, rows
 
 Trace = list[tuple[str, dict[str, Any]]]
@@ -144,3 +144,56 @@ def test_every_tightness_shortfall_has_a_named_reason(
     t1 = run(t0, mid)
     cut = capture(design, arm, variant, later=t1)
     assert all(s.reason != UNEXPLAINED for s in tightness(design, arm, cut, t1))
+
+
+@settings(max_examples=300)
+@given(CONFIGS, BASES, events(), events())
+def test_pinned_cut_admits_exactly_the_observation_after_any_events(
+    config: Config, base: dict[str, str], pre: Trace, mid: Trace
+) -> None:
+    """Sound and tight with no exclusion: crash, compaction and release included."""
+    t0 = run(start(config, base), pre)
+    arm = observe(t0)
+    t1 = run(t0, mid)
+    cut = capture(Design.PINNED_CUT, arm)
+    taken = {r.identity for r in admitted(Design.PINNED_CUT, cut, t1)}
+    assert taken == arm.identities
+    read = two_phase(Design.PINNED_CUT, arm, cut, t1)
+    assert not read.missing and not read.duplicates
+    # the merged result is the arm's snapshot: fresh rows over the pinned base
+    assert {**read.base_kept, **read.fresh} == scan(t0, with_base=True)
+
+
+#: the H5 scenario: SSTable 1 (a) compacted between the arm and the check
+_H5 = ([("put", {"shard": "s", "batch": (("a", 1),)}), ("freeze", {"shard": "s"}),
+        ("flush", {"shard": "s"})], [("compact", {"shard": "s"})])
+
+
+def test_planted_unpinned_check_fails_the_pinned_law(monkeypatch: Any) -> None:
+    """Plant: the check does not probe generations compacted after the pin."""
+    from model import read as mread
+
+    t0 = run(start(Config(), {"a": "base"}), _H5[0])
+    arm = observe(t0)
+    t1 = run(t0, _H5[1])
+    cut = capture(Design.PINNED_CUT, arm)
+    assert not two_phase(Design.PINNED_CUT, arm, cut, t1).duplicates
+    monkeypatch.setattr(mread, "PINS_BASE", frozenset())
+    assert tightness(Design.PINNED_CUT, arm, cut, t1) != []
+    assert two_phase(Design.PINNED_CUT, arm, cut, t1, base=t0.base_rows()).duplicates == {"a"}
+
+
+def test_planted_range_off_by_one_fails_the_pinned_law(monkeypatch: Any) -> None:
+    """Plant: ranges one position too long admit the unread frozen tail (H3)."""
+    from model import read as mread
+
+    real = mread.wal_ranges
+    monkeypatch.setattr(mread, "wal_ranges", lambda ps: tuple((lo, hi + 1) for lo, hi in real(ps)))
+    lagged = Config(lagged=True)
+    pre = [("put", {"shard": "s", "batch": (("a", 1),)}), ("publish", {"shard": "s"}),
+           ("put", {"shard": "s", "batch": (("b", 2),)}), ("freeze", {"shard": "s"})]
+    t0 = run(start(lagged, {"b": "base"}), pre)
+    arm = observe(t0)
+    t1 = run(t0, [("publish", {"shard": "s"})])
+    cut = capture(Design.PINNED_CUT, arm)
+    assert [v.pk for v in soundness(Design.PINNED_CUT, arm, cut, t1)] == ["b"]

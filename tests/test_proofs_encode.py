@@ -55,6 +55,13 @@ def test_exact_cut(in_cut: bool, ep: int, cep: int, i: int, oc: int) -> None:
 
 
 @settings(deadline=None)
+@given(st.booleans(), st.booleans(), ints, ints, ints)
+def test_pinned_cut(in_cut: bool, pinned: bool, w: int, lo: int, hi: int) -> None:
+    kw = dict(in_cut=in_cut, pinned=pinned, wal_position=w, wal_lo=lo, wal_hi=hi)
+    assert _eval(e.z3_admit_pinned_cut(**kw)) == d.admit_pinned_cut(**kw)
+
+
+@settings(deadline=None)
 @given(st.booleans(), u64, u64, u64, u64)
 def test_u64_table_matches_python(mem: bool, g: int, i: int, a: int, n: int) -> None:
     """u64.compare: unsigned BitVec(64) comparisons = Python ints on the u64 range."""

@@ -14,9 +14,26 @@ from proofs.run import run_all
 
 
 @pytest.mark.parametrize("design", ob.SOUND, ids=lambda d: d.value)
-def test_inductive_soundness(design: Design) -> None:
+def test_inductive_soundness_and_tightness(design: Design) -> None:
+    """Unbounded: soundness, and tightness with exactly the design's named exclusions."""
     results = ob.inductive(Variant(design), ob.SOUNDNESS_ASSUMPTIONS[design])
-    assert [r.status for r in results] == ["proved"] * 3
+    names = ["sound.init", "sound.step", "sound.check", "tight.init", "tight.step", "tight.check"]
+    assert [r.name for r in results] == names
+    assert [r.status for r in results] == ["proved"] * 6
+    excl = ob.DESIGN_EXCLUSIONS[design]
+    assert results[-1].statement.endswith(f"except {', '.join(excl)}" if excl else "no exclusion")
+
+
+@pytest.mark.parametrize(("bug", "design", "first"), [
+    (Bug.REPLAY_NEW_WAL, Design.PINNED_CUT, "tight.step"),
+    (Bug.PIN_NO_MERGED, Design.PINNED_CUT, "tight.check"),
+    (Bug.SST_BELOW_NONE, Design.AS_OF_CUT, "tight.check"),
+    (Bug.EXACT_SHORT, Design.EXACT_CUT, "tight.check"),
+], ids=lambda x: getattr(x, "name", str(x)))
+def test_planted_tightness_bug_breaks_the_tightness_induction_only(
+        bug: Bug, design: Design, first: str) -> None:
+    results = ob.inductive(Variant(design, frozenset({bug})), ob.SOUNDNESS_ASSUMPTIONS[design])
+    assert [r.name for r in results if not r.ok] == [first]
 
 
 @pytest.mark.parametrize("design", ob.UNSOUND, ids=lambda d: d.value)
@@ -84,11 +101,30 @@ def test_matrix_shape_and_vocabulary() -> None:
 def test_h5_split() -> None:
     """H5a (manifest skew at the arm) over-counts the as-of designs; the exact cut
     records what its arm read.  H5b (compaction between arm and check, consistent
-    arm snapshot) is an under-count for every sound design, as in the model."""
+    arm snapshot) is an under-count for every sound design but the pinned one, as in
+    the model."""
     matrix = run_all().matrix
     for d in ob.SOUND:
         assert matrix[d.value]["none"] == "proved"
-        assert matrix[d.value]["H5b"] == "under-count"
+        assert matrix[d.value]["H5b"] == ("proved" if d is Design.PINNED_CUT else "under-count")
     assert matrix["as_of_cut"]["H5a"] == "cex"
     assert matrix["fresh_tier_watermark"]["H5a"] == "cex"
     assert matrix["exact_cut"]["H5a"] == "proved"
+
+
+def test_pinned_cut_row_is_proved_in_every_column() -> None:
+    """No over-count and no under-count outside no exclusion, whatever the hazard."""
+    assert set(run_all().matrix["pinned_cut"].values()) == {"proved"}
+
+
+@pytest.mark.parametrize(("bug", "outcome"), [
+    (Bug.CRASH_REUSES_WAL, "missing_row"),
+    (Bug.REPLAY_NEW_WAL, "duplicate"),
+    (Bug.PIN_NO_MERGED, "duplicate"),
+], ids=lambda x: getattr(x, "name", str(x)))
+def test_planted_pinned_bug_has_a_concrete_trace(bug: Bug, outcome: str) -> None:
+    """Not just a broken induction step: a reachable missing row or duplicate."""
+    goal = ob.over_count if outcome == "missing_row" else ob.under_count_except(())
+    trace, _ = ob.shortest(Variant(Design.PINNED_CUT, frozenset({bug})), frozenset(), goal)
+    assert trace is not None and trace["outcome"] == outcome
+    assert ob.shortest(Variant(Design.PINNED_CUT), frozenset(), goal, kmax=5)[0] is None

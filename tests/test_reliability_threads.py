@@ -7,7 +7,8 @@ sleeps a random time between arm and check) while writers hammer base keys,
 so the live-tier design reproduces the missing row, and the as-of designs
 must show none under their assumptions: immediate visibility, capture =
 visible_count, no crash, and a fixed shard set (every shard is created before
-the readers start).
+the readers start).  ``pinned_cut`` must show neither a missing row nor a
+duplicate, in the same run where ``live_tier`` loses rows.
 
 Counted per design: rows checked (base rows judged + arm rows), missing rows
 (a base row dropped whose PK the arm delivered no version of:
@@ -25,6 +26,7 @@ exclusions of the tightness layer (docs/SPEC.md) —
 
 and a duplicate with an observed row still a candidate outside every
 exclusion fails the test: the check under-counted for no named reason.
+``pinned_cut`` must show neither a missing row nor a duplicate.
 
 Replay: ``ASOFCUT_SEED`` seeds every thread's choices (the interleaving itself
 is the OS scheduler's, so a failure is reproduced statistically, not
@@ -52,7 +54,7 @@ SEED = int(os.environ.get("ASOFCUT_SEED", "20261125"))
 SECONDS = float(os.environ.get("ASOFCUT_SOAK_SECONDS", "8"))
 SHARDS = ("w0", "w1", "w2", "w3")
 BASE_KEYS = 4000
-DESIGNS = ("as_of_cut", "exact_cut", "live_tier")
+DESIGNS = ("as_of_cut", "exact_cut", "live_tier", "pinned_cut")
 
 
 def judge(res: TwoPhaseResult) -> tuple[int, int, int]:
@@ -229,6 +231,9 @@ def test_threaded_two_phase_reads_lose_no_row_under_as_of_designs(tmp_path: Path
     assert missing["live_tier"] > 0, f"live-tier missing row not reproduced — {summary}"
     assert unexplained == [], f"{unexplained[:5]} — {summary}"
     assert sum(reasons.values()) == sum(dups.values()), summary
+    assert missing["pinned_cut"] == 0 and dups["pinned_cut"] == 0, summary
+    vacuous = f"no compaction landed between an arm and its check — {summary}"
+    assert dups["exact_cut"] + dups["as_of_cut"] > 0, vacuous
 
     expected: dict[int, str] = {}
     for o in oracles:
