@@ -280,6 +280,7 @@ def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
         "generation": row.generation,
         "append_index": row.append_index,
         "epoch": row.epoch,
+        "wal_position": row.wal_position,
         "active_generation": c.active_generation,
         "active_batch_count": c.active_batch_count,
         "cut_epoch": c.epoch,

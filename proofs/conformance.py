@@ -68,11 +68,12 @@ STATUS_CODE: dict[Status, int] = {
 }
 
 #: the fields that mean something, by situation (others are don't-care)
-ALWAYS = ("sx", "ep", "cur", "cg", "ac", "av", "nfl", "rs", "armed", "man_taken", "nread")
-ROW = ("rg", "ri", "ra", "gc", "gv")  # once R is written
+ALWAYS = ("sx", "ep", "cur", "cg", "ac", "av", "nfl", "rs", "armed", "man_taken", "nread",
+          "nw")
+ROW = ("rg", "ri", "ra", "gc", "gv", "rw")  # once R is written
 ROW_MEM = ("below",)  # while R is unflushed
-GHOST = ("obs", "sx_a", "A", "N", "ep_a", "xa", "xn")  # once the arm ran
-GHOST_ROW = ("oc",)  # once the arm ran and R is written
+GHOST = ("obs", "sx_a", "A", "N", "ep_a", "xa", "xn", "nw_a", "pin_r")  # once the arm ran
+GHOST_ROW = ("oc", "rin")  # once the arm ran and R is written
 MANIFEST = ("man_r",)  # once the arm read its SSTable list early
 
 #: where the encoding is narrower than the model, on purpose (module docstring)
@@ -163,8 +164,12 @@ def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
     """The encoding's ``State`` for ``w`` (don't-cares filled with 0), and its meaningful fields."""
     v: dict[str, Value] = {f: 0 for f in ("rg", "ri", "gc", "gv", "below", "A", "N", "ep_a",
                                          "xa", "xn", "oc")}
-    v.update(ra=False, obs=False, sx_a=False, man_r=False)
+    v.update(ra=False, obs=False, sx_a=False, man_r=False, rw=0, nw_a=0, rin=False,
+             pin_r=False)
     sh = w.state.shard(SHARD)
+    # pinned_cut's WAL positions: the next one to hand out (1-based), R's own (R is
+    # followed by its position: ``w.r``), and the arm's horizon and reading of R
+    v["nw"] = sh.next_wal if sh is not None else 1
     if sh is None:
         v.update(sx=False, ep=1, cur=1, cg=1, ac=0, av=0, nfl=0)
         frozen: list[ms.Generation] = []
@@ -180,7 +185,8 @@ def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
     v["rs"] = e.NONE if loc is None else STATUS_CODE[loc[0].status]
     if loc is not None:
         g, i = loc
-        v.update(rg=g.number, ri=i, ra=g.status is Status.ACTIVE, gc=g.committed, gv=g.visible)
+        v.update(rg=g.number, ri=i, ra=g.status is Status.ACTIVE, gc=g.committed, gv=g.visible,
+                 rw=w.r)
         meaningful |= set(ROW)
         if v["rs"] == e.MEM:
             v["below"] = sum(f.committed for f in frozen if f.number < g.number)
@@ -198,9 +204,13 @@ def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
                  obs=w.r is not None and any(r.id.shard == SHARD and r.wal == w.r
                                              for r in w.arm.seen))
         v["xn"] = exact_count(w, int(v["xa"])) if at else 0
+        then = _locate(w.arm.at, w.r)
+        v.update(nw_a=at.next_wal if at is not None else 1,
+                 pin_r=then is None or then[0].status is not Status.COMPACTED)
         meaningful |= set(GHOST)
         if loc is not None:
-            v["oc"] = exact_count(w, loc[0].number)
+            # positions are never reused, so R's position is in the arm's cut iff it read R
+            v.update(oc=exact_count(w, loc[0].number), rin=v["obs"])
             meaningful |= set(GHOST_ROW)
     v["man_taken"] = w.manifest is not None
     if w.manifest is not None:
