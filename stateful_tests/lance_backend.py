@@ -13,7 +13,7 @@ What maps, deterministically (probe ``/work/shared/reference/pylance-memwal.md``
 * freeze: no API; the *model* predicts it from ``max_memtable_batches`` (pass the same B to
   ``model.state.Config``; :func:`lance_config`). It happens synchronously inside the write;
 * ``flush``: no API; Lance flushes every frozen memtable in the background. ``flush(shard)``
-  *settles*: polls ``frozen_count == 0`` (plus the 14.0.2 missing-PK-index guard), so the model's
+  *settles*: polls ``frozen_count == 0``, then checks every new SSTable's PK index, so the model's
   one-generation ``flush`` steps are applied until the model has nothing frozen either;
 * ``compact``: the caller-side merge + ``merge_insert`` with ``mark_sstables_as_compacted``
   (settles first); :meth:`LanceBackend.base` reads the base table back;
@@ -43,12 +43,7 @@ from pathlib import Path
 
 from model.state import Config
 from stateful_tests.backend import ArmView, CutKey, ShardView, TwoPhaseView, scratch_dir
-from stateful_tests.lance_driver import (
-    LanceDefect,
-    LanceMemWalDriver,
-    SsTableIndexMissingError,
-    TombstoneNotMaskedError,
-)
+from stateful_tests.lance_driver import LanceDefect, LanceMemWalDriver, PkIndexIncompleteError
 
 SHARD_NAMES: tuple[str, ...] = ("s0", "s1", "s2")
 
@@ -193,33 +188,8 @@ class LanceBackend:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def xfail_reason(err: BaseException) -> str:
-    """The runtime-xfail text for the 14.0.2 missing-PK-index defect (``SsTableIndexMissingError``).
-
-    Tests that hit it call ``pytest.xfail(xfail_reason(err))``: timing-dependent, so reported as
-    xfail (never a pass) and never strict.
-    """
-    gen = getattr(err, "generation", "?")
-    missing = ", ".join(getattr(err, "missing", ())) or "its index files"
-    return (
-        f"pylance 14.0.2 committed SSTable gen {gen} without _pk_index (missing: {missing}); "
-        "known Lance defect under CPU load, see lance_driver docstring"
-    )
-
-
-LANCE_DEFECTS: tuple[type[LanceDefect], ...] = (SsTableIndexMissingError, TombstoneNotMaskedError)
-"""The two nondeterministic pylance 14.0.2 defects (lance_driver docstring), numbered (1), (2)."""
-
-
-def tombstone_xfail_reason(err: BaseException) -> str:
-    """The runtime-xfail text for defect (2), ``TombstoneNotMaskedError`` (story + evidence)."""
-    story = getattr(err, "story", "")
-    return (
-        "pylance 14.0.2: flushed SSTable tombstone did not mask the base row: "
-        "known Lance defect (2), see lance_driver docstring\n"
-        + (f"{story}\n" if story else "(no numbered steps yet)\n")
-        + f"✗ {err}"
-    )
+LANCE_DEFECTS: tuple[type[LanceDefect], ...] = (PkIndexIncompleteError,)
+"""The recognised, nondeterministic pylance 14.0.2 defects (each raised only with its evidence)."""
 
 
 def find_lance_defect(err: BaseException) -> BaseException | None:
@@ -241,18 +211,19 @@ def find_lance_defect(err: BaseException) -> BaseException | None:
 
 
 def defect_reason(err: BaseException) -> str:
-    """The numbered xfail text for one of :data:`LANCE_DEFECTS`."""
-    if isinstance(err, TombstoneNotMaskedError):
-        return tombstone_xfail_reason(err)
+    """The xfail text of a recognised defect: what it is, the numbered story, the evidence."""
     story = getattr(err, "story", "")
-    return "(1) " + xfail_reason(err) + (f"\n{story}" if story else "")
+    kind = getattr(err, "kind", "?")
+    head = f"known pylance 14.0.2 defect: PK index incomplete at flush ({kind}); see "
+    steps = f"{story}\n" if story else "(no numbered steps)\n"
+    return head + "docs/LANCE_FINDINGS.md\n" + steps + f"✗ {err}"
 
 
 @contextmanager
 def lance_defect_xfail() -> Iterator[None]:
     """Turn :data:`LANCE_DEFECTS` -- and only those, found anywhere in the exception chain --
-    into a runtime, non-strict ``pytest.xfail`` with the numbered story. Everything else
-    (including ``ScanClearedOnRescanError``: our bug) propagates unchanged."""
+    into a runtime, non-strict ``pytest.xfail`` carrying the story and the evidence. Everything
+    else (an unrecognised mismatch, ``ScanClearedOnRescanError``: our bug) propagates unchanged."""
     import pytest  # test-only dependency, kept out of import time
 
     try:

@@ -21,25 +21,20 @@ subclasses change, and why (pylance 14.0.2 has no API for the rest, ``lance_back
 
 Freeze is predicted by the model from ``max_memtable_batches`` (``lance_backend.lance_config``).
 
-Two nondeterministic pylance 14.0.2 defects (the driver's docstring has the evidence):
+One nondeterministic pylance 14.0.2 defect is recognised, by its evidence: **PK index incomplete
+at flush** (``lance_driver.PkIndexIncompleteError``, raised by the driver's settle after it read
+each new SSTable's ``_pk_index`` and found keys of the SSTable missing). Every other disagreement
+-- a settled scan that differs from the model, a repeated PK, a stats mismatch -- fails as
+``Disagreement`` with the numbered story.
 
-1. a flushed SSTable committed without its ``_pk_index/`` (``SsTableIndexMissingError``);
-2. a flushed tombstone intermittently fails to mask a base row: after a delete is frozen and
-   flushed to an SSTable (settled; index files present) the LSM scan sometimes still returns the
-   deleted base row, persistently (re-scans after 50/200/1000 ms and a fresh
-   ``LsmScanner.from_snapshots`` agree), nondeterministically; the SSTable read directly holds
-   the tombstone (``TombstoneNotMaskedError``). A settled-scan mismatch is classified by
-   ``LanceMemWalDriver.classify_scan_mismatch``, the same classifier the deviation tests use: a
-   mismatch that clears on a rescan is OUR bug (settle too early) and fails as ``Disagreement``;
-   one explained by on-disk tombstones is defect (2); anything else fails as ``Disagreement``.
-
-Neither is a harness finding, and replaying is pointless (timing-dependent), so the settled
-machine does not end the test on one: the example that hits it records a Hypothesis ``event``,
-counts it in ``COUNTERS`` ("lance defect (1)/(2)"), keeps its numbered story, and continues its
-remaining steps on a FRESH dataset and model. After all examples ran (and the non-vacuity checks
-passed) a test that met any defect ends as a runtime, non-strict xfail naming the counts, the
-examples run and the first story -- never a pass, never silently. The plain replays
-(``replay_lance``) xfail at once through ``lance_backend.lance_defect_xfail``.
+The defect is not a harness finding, and replaying is pointless (timing-dependent), so the
+settled machine does not end the test on one: the example that hits it records a Hypothesis
+``event``, counts it in ``COUNTERS`` ("lance defect: pk index incomplete (<symptom>)"), keeps its
+numbered story, and continues its remaining steps on a FRESH dataset and model. After all
+examples ran (and the non-vacuity checks passed) a test that met it ends as a runtime, non-strict
+xfail naming the counts, the examples run and the first story with its evidence -- never a pass,
+never silently. The plain replays (``replay_lance``) xfail at once through
+``lance_backend.lance_defect_xfail``.
 """
 
 from __future__ import annotations
@@ -60,6 +55,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule  # noqa: E402
 from model import read as mread  # noqa: E402
 from model.designs import Design  # noqa: E402
 from model.state import Status  # noqa: E402
+from stateful_tests import lance_driver  # noqa: E402
 from stateful_tests.backend import Backend, describe_cut, model_cut_key, model_stats  # noqa: E402
 from stateful_tests.hazards import HAZARDS, Hazard  # noqa: E402
 from stateful_tests.lance_backend import (  # noqa: E402
@@ -71,9 +67,9 @@ from stateful_tests.lance_backend import (  # noqa: E402
 )
 from stateful_tests.lance_driver import (  # noqa: E402
     DuplicatePkError,
+    PkIndexIncompleteError,
     ScanClearedOnRescanError,
-    SsTableIndexMissingError,
-    TombstoneNotMaskedError,
+    SettledScanMismatchError,
 )
 from stateful_tests.machine import (  # noqa: E402
     BASE,
@@ -191,9 +187,9 @@ class LanceHarness(Harness):
                 mode = "strict (no settle)" if self.frozen_in_model() else "settled"
                 what = f"{mode} scan: lance {got_rows} ≠ model {want_rows}"
                 if mode == "settled":
-                    try:  # the one classifier (driver); defect (2) propagates to the machine
-                        b.driver.classify_scan_mismatch(want_rows, got_rows, rescan=b.scan)
-                    except ScanClearedOnRescanError as err:
+                    try:  # rescans tell "settle returned too early" from a persistent mismatch
+                        b.driver.check_settled_scan(want_rows, got_rows, rescan=b.scan)
+                    except (ScanClearedOnRescanError, SettledScanMismatchError) as err:
                         self.fail(Disagreement, f"{what}\n↳ {err}")
                 self.fail(Disagreement, what)
 
@@ -232,19 +228,20 @@ class LanceMachine(FreshTierMachine):
         """
         try:
             return super()._run(fn)
-        except LANCE_DEFECTS as err:
+        except PkIndexIncompleteError as err:
             cls = type(self)
-            label = "(1)" if isinstance(err, SsTableIndexMissingError) else "(2)"
+            label = f"pk index incomplete ({err.kind})"
             err.story = "\n".join(self.h.story)
-            cls.COUNTERS[f"lance defect {label}"] += 1
+            cls.COUNTERS["lance defect"] += 1
+            cls.COUNTERS[f"lance defect: {label}"] += 1
             cls.COUNTERS["steps"] += self.steps
             cls.COUNTERS.update(self.h.counters)
             cls.defects.append((cls.COUNTERS["test cases"] + 1, defect_reason(err)))
-            event(f"lance defect {label}: fresh dataset")
+            event(f"lance defect: {label}: fresh dataset")
             self.h.close()
             self.h = LanceHarness(self.hazard, strict=self.strict)
             self.h.noting = True
-            self.h.tell(f"(fresh dataset: pylance 14.0.2 defect {label} hit, see the xfail)")
+            self.h.tell(f"(fresh dataset: pylance 14.0.2 defect, {label}, see the xfail)")
             self.steps = 0
             return None
 
@@ -307,6 +304,16 @@ def lance_machine(b: int, *, strict: bool = False, **overrides: Any) -> type[Lan
 SETTLED = {b: lance_machine(b, max_examples=EXAMPLES, stateful_step_count=STEPS) for b in (1, 2, 3)}
 
 
+def defect_counts(c: Counter[str]) -> str:
+    """``pk index incomplete x3 (empty x1, newer x2)`` -- the defect hits of one run."""
+    kinds = ", ".join(
+        f"{k} x{c[f'lance defect: pk index incomplete ({k})']}"
+        for k in ("empty", "tombstone", "newer")
+        if c[f"lance defect: pk index incomplete ({k})"]
+    )
+    return f"pk index incomplete x{c['lance defect']}" + (f" ({kinds})" if kinds else "")
+
+
 def run_settled(cls: type[LanceMachine], examples: int) -> Counter[str]:
     """Run a settled machine; xfail at the END if any example met a known Lance defect."""
     cls.COUNTERS.clear()
@@ -315,8 +322,8 @@ def run_settled(cls: type[LanceMachine], examples: int) -> Counter[str]:
         cls.TestCase().runTest()
     c = cls.COUNTERS
     print(  # shown with -rP: how many examples really ran, and the defects met on the way
-        f"{cls.__name__} settled: {c['test cases']} examples, {c['steps']} steps, defects "
-        f"(1) x{c['lance defect (1)']} (2) x{c['lance defect (2)']}"
+        f"{cls.__name__} settled: {c['test cases']} examples, {c['steps']} steps, "
+        f"{defect_counts(c)}"
     )
     assert c["test cases"] >= examples, c
     for witness in ("flush", "compact", "crash", "settled scan", "read arm"):
@@ -324,9 +331,8 @@ def run_settled(cls: type[LanceMachine], examples: int) -> Counter[str]:
     if cls.defects:
         hit = sorted({n for n, _ in cls.defects})
         pytest.xfail(
-            f"{c['test cases']} examples ran to completion; pylance 14.0.2 defects met "
-            f"(1) x{c['lance defect (1)']}, (2) x{c['lance defect (2)']} in examples {hit} "
-            f"(each went on with a fresh dataset); first:\n{cls.defects[0][1]}"
+            f"{c['test cases']} examples ran to completion; {defect_counts(c)} in examples "
+            f"{hit} (each went on with a fresh dataset); first:\n{cls.defects[0][1]}"
         )
     return c
 
@@ -342,29 +348,54 @@ def test_lance_machine_settled(b: int) -> None:
     run_settled(SETTLED[b], EXAMPLES)
 
 
+def synthetic_defect() -> PkIndexIncompleteError:
+    """A planted hit: gen 1 holds a tombstone for id 0 and a put of id 3, its index only 3."""
+    err = PkIndexIncompleteError(
+        "synthetic-shard", 1, "x_gen_1", {0: None, 3: "v"}, frozenset({3}), {0: "b0"}
+    )
+    err.observed = "synthetic: base row 0 comes back"
+    return err
+
+
 def test_defect_mid_example_is_counted_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forced defect (2) on every 40th scan: examples go on (fresh dataset), Hypothesis sees no
-    flakiness, and the test ends as an xfail counting every hit with its story."""
+    """A planted defect on every 40th settle: examples go on (fresh dataset), Hypothesis sees
+    no flakiness, and the test ends as an xfail counting every hit with its story and evidence."""
     calls = Counter[str]()
-    real_scan = LanceBackend.scan
+    real_settle = LanceBackend.settle
 
-    def scan(self: LanceBackend) -> dict[int, str]:
-        calls["scan"] += 1
-        if calls["scan"] % 40 == 0:
-            raise TombstoneNotMaskedError("synthetic settled scan mismatch", {0: ("b0", 0, 1)})
-        return real_scan(self)
+    def settle(self: LanceBackend) -> None:
+        real_settle(self)
+        calls["settle"] += 1
+        if calls["settle"] % 40 == 0:
+            raise synthetic_defect()
 
-    monkeypatch.setattr(LanceBackend, "scan", scan)
+    monkeypatch.setattr(LanceBackend, "settle", settle)
     cls = lance_machine(2, max_examples=12, stateful_step_count=STEPS)
     with pytest.raises(pytest.xfail.Exception) as info:
         run_settled(cls, 12)
-    hits = cls.COUNTERS["lance defect (2)"]
-    assert hits == calls["scan"] // 40 > 0, (hits, calls)
+    hits = cls.COUNTERS["lance defect"]
+    assert hits == calls["settle"] // 40 > 0, (hits, calls)
+    assert cls.COUNTERS["lance defect: pk index incomplete (tombstone)"] == hits
     text = str(info.value)
-    assert f"(2) x{hits} in examples" in text and "synthetic settled scan mismatch" in text
-    assert "did not mask the base row" in text
-    assert len(cls.defects) == hits and all("✗ synthetic" in t for _, t in cls.defects)
+    assert f"pk index incomplete x{hits} (tombstone x{hits}) in examples" in text, text
+    assert "missing id 0 (tombstone, older 'b0')" in text and "base row 0 comes back" in text
+    assert len(cls.defects) == hits and all("✗ pylance" in t for _, t in cls.defects)
     assert any("\n1. " in t for _, t in cls.defects), cls.defects  # numbered stories kept
+
+
+def test_unrecognised_error_mid_example_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything but the recognised defect ends the run as a failure, not an xfail: a planted
+    persistent scan mismatch (a row the model does not have) fails with its story."""
+    real_scan = LanceBackend.scan
+
+    def scan(self: LanceBackend) -> dict[int, str]:
+        return {**real_scan(self), 99: "planted"}
+
+    monkeypatch.setattr(LanceBackend, "scan", scan)
+    monkeypatch.setattr(lance_driver, "RESCAN_MS", (0,))  # the rescan still runs, unslept
+    cls = lance_machine(2, max_examples=5, stateful_step_count=STEPS)
+    with pytest.raises(Disagreement, match=r"(?s)settled scan.*99: 'planted'.*persists"):
+        run_settled(cls, 5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import os
 import random
+import shutil
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -40,17 +42,20 @@ os.environ.setdefault("LANCE_LOG", "lance=off")  # expected "Writer fenced" logs
 lance = pytest.importorskip("lance")
 
 import pyarrow as pa  # noqa: E402
+from lance.file import LanceFileReader, LanceFileWriter  # noqa: E402
 from lance.mem_wal import CompactedSsTable  # noqa: E402
 
 from stateful_tests.lance_backend import lance_defect_xfail  # noqa: E402
 from stateful_tests.lance_driver import (  # noqa: E402
+    PK_INDEX_DATA,
     SCHEMA,
     DuplicatePkError,
     LanceMemWalDriver,
+    PkIndexIncompleteError,
     ScanClearedOnRescanError,
     SettledScanMismatchError,
-    TombstoneNotMaskedError,
     decode_shard_manifest,
+    read_pk_index_keys,
 )
 
 pytestmark = pytest.mark.lance
@@ -479,8 +484,82 @@ def test_put_rejects_keys_spanning_shards(runs: MakeRun) -> None:
         run.d.put([1, 2], ["a", "b"])
 
 
+# ------------------------------------------------------------------------------------------
+# Recognising the defect by its evidence: the settle-time PK-index check, with planted gaps
+# ------------------------------------------------------------------------------------------
+
+
+def _flushed_unchecked(runs: MakeRun) -> tuple[Run, Path]:
+    """Base {0: 'base0', 1: 'base1'}, B=2: put {1: ...} then delete [0] freezes gen 1. Waits for
+    the flush WITHOUT settle (so the index check has not run) and returns gen 1's directory."""
+    run = runs(2, {0: "base0", 1: "base1"})
+    run.put([1])
+    run.delete([0])
+    while run.d.memtable_stats()["frozen_count"]:
+        time.sleep(0.001)
+    ref = run.d.sstables()[-1]
+    return run, run.d.path / "_mem_wal" / run.d.shard_ids[0] / ref.path
+
+
+def _plant_index(folder: Path, keep: Callable[[int], bool]) -> None:
+    """Rewrite an SSTable's ``_pk_index`` page data keeping only the keys ``keep`` accepts."""
+    data = folder / PK_INDEX_DATA
+    table = LanceFileReader(str(data)).read_all().to_table()
+    kept = table.filter(pa.array([keep(k) for k in table["values"].to_pylist()]))
+    data.unlink()
+    with LanceFileWriter(str(data), kept.schema) as writer:
+        writer.write_batch(kept)
+
+
+@lance_defect_xfails
+def test_index_check_passes_a_complete_index(runs: MakeRun) -> None:
+    """A flushed SSTable whose ``_pk_index`` holds every key of its rows passes the check (the
+    index holds tombstone keys too), and the settled scan is exact."""
+    run, folder = _flushed_unchecked(runs)
+    assert read_pk_index_keys(folder) >= {0, 1}, read_pk_index_keys(folder)
+    run.settle()
+    run.check_scan()
+
+
+PLANTED: dict[str, tuple[Callable[[Path], None], tuple[int, ...], str | None]] = {
+    "empty": (lambda f: shutil.rmtree(f / "_pk_index"), (0, 1), "base0"),
+    "tombstone": (lambda f: _plant_index(f, lambda k: k != 0), (0,), "base0"),
+    "newer": (lambda f: _plant_index(f, lambda k: k != 1), (1,), "base1"),
+}
+"""Per symptom: how to damage gen 1's index, the keys then missing, the older row of the first."""
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTED))
+def test_index_check_recognises_each_planted_gap(runs: MakeRun, kind: str) -> None:
+    """A planted gap in gen 1's ``_pk_index`` is raised by settle as the defect, with the missing
+    keys, their older rows and the symptom; the xfail helper recognises it (and only it)."""
+    plant, missing, older = PLANTED[kind]
+    run, folder = _flushed_unchecked(runs)
+    plant(folder)
+    with pytest.raises(PkIndexIncompleteError) as info:
+        run.d.settle()
+    err = info.value
+    assert (err.generation, err.missing, err.kind) == (1, missing, kind), err
+    assert err.rows == {0: None, 1: "v0_0"} and err.older[missing[0]] == older
+    assert f"missing id {missing[0]}" in str(err) and "observed" in str(err)
+    if kind == "empty":  # the real symptom of an empty index, as upstream reports it
+        assert "Not found" in err.observed and "page_lookup.lance" in err.observed, err.observed
+    with pytest.raises(pytest.xfail.Exception, match=rf"PK index incomplete at flush \({kind}\)"):
+        with lance_defect_xfail():
+            raise RuntimeError("wrapped") from err  # found in the chain, not only on top
+
+
+def test_empty_index_found_from_a_failing_scan(runs: MakeRun) -> None:
+    """A scan failing with ``Not found … _pk_index`` is checked against the indexes too."""
+    run, folder = _flushed_unchecked(runs)
+    shutil.rmtree(folder / "_pk_index")
+    with pytest.raises(PkIndexIncompleteError, match=r"\(empty\)") as info:
+        run.d.scan()
+    assert isinstance(info.value.__cause__, OSError)
+
+
 # --------------------------------------------------------------------------------------------
-# The settled-scan classifier itself (no luck needed: synthetic scans over a real dataset)
+# The settled-scan comparison: every mismatch after a clean index check fails
 # --------------------------------------------------------------------------------------------
 
 
@@ -498,29 +577,12 @@ def _no_sleep(_: float) -> None:
     pass
 
 
-def test_classifier_blames_lance_for_a_persistent_tombstoned_base_row(runs: MakeRun) -> None:
-    """A base row the on-disk SSTable tombstones, returned by every rescan: defect (2)."""
-    run = _tombstoned_base(runs)
-    want = run.e.view()
-    assert want == {1: "base1"}
-    resurrected = {0: "base0", 1: "base1"}
-    with pytest.raises(TombstoneNotMaskedError) as info:
-        run.d.check_settled_scan(
-            want, resurrected, story="1. story", rescan=lambda: resurrected, sleep=_no_sleep
-        )
-    assert info.value.evidence == {0: ("base0", 0, 1)}
-    assert info.value.story == "1. story"
-    with pytest.raises(pytest.xfail.Exception, match=r"(?s)did not mask the base row.*1\. story"):
-        with lance_defect_xfail():
-            raise RuntimeError("wrapped") from info.value  # found in the chain, not only on top
-
-
-def test_classifier_fails_ours_when_a_rescan_clears(runs: MakeRun) -> None:
-    """The same mismatch, exact on the 2nd rescan: settle returned too early -- our bug, not
+def test_mismatch_that_clears_on_rescan_is_ours(runs: MakeRun) -> None:
+    """A settled mismatch, exact on the 2nd rescan: settle returned too early -- our bug, not
     an xfail (lance_defect_xfail lets it through)."""
     run = _tombstoned_base(runs)
     want = run.e.view()
-    answers = iter([{0: "base0", 1: "base1"}, dict(want)])
+    answers: Iterator[Rows] = iter([{0: "base0", 1: "base1"}, dict(want)])
     slept: list[float] = []
     with pytest.raises(ScanClearedOnRescanError, match="rescan after 200 ms was exact"):
         with lance_defect_xfail():
@@ -533,31 +595,29 @@ def test_classifier_fails_ours_when_a_rescan_clears(runs: MakeRun) -> None:
         run.d.check_settled_scan(want, {0: "base0", 1: "base1"}, sleep=_no_sleep)
 
 
-UNEXPLAINED = {
+UNRECOGNISED = {
     "extra non-base row": ({5: "x"}, ()),
     "deleted key back, not with its base value": ({0: "other"}, ()),
+    "deleted base row back, its tombstone flushed and indexed": ({0: "base0"}, ()),
     "live row missing": ({}, (2,)),
-    "base row whose newest on-disk row is a put": ({2: "base2"}, (2,)),
 }
 
 
-@pytest.mark.parametrize("case", sorted(UNEXPLAINED))
-def test_classifier_fails_an_unexplained_mismatch(runs: MakeRun, case: str) -> None:
-    """Persistent but not explained by a flushed tombstone: a real failure, not an xfail.
+@pytest.mark.parametrize("case", sorted(UNRECOGNISED))
+def test_persistent_mismatch_is_unrecognised(runs: MakeRun, case: str) -> None:
+    """Persistent, with every PK index complete: a real failure, never an xfail -- the defect
+    is recognised by the index evidence only, not by what a scan looks like.
 
     Real dataset: base {0, 1, 2}, B=1, delete [0] then put [2], settled (gen 1 tombstones 0,
-    gen 2 upserts 2). The scan is ``view`` plus ``extra`` minus ``drop``; for the last case the
-    expectation pretends key 2 was deleted, but the disk holds a put for it.
+    gen 2 upserts 2). The scan is ``view`` plus ``extra`` minus ``drop``.
     """
-    extra, drop = UNEXPLAINED[case]
+    extra, drop = UNRECOGNISED[case]
     run = runs(1, {0: "base0", 1: "base1", 2: "base2"})
     run.delete([0])
     run.put([2])
     run.settle()
     want = run.e.view()
     got = {k: v for k, v in want.items() if k not in drop} | extra
-    if case.startswith("base row"):
-        want = {k: v for k, v in want.items() if k != 2}
-    with pytest.raises(SettledScanMismatchError, match="not explained"):
+    with pytest.raises(SettledScanMismatchError, match="not a recognised Lance defect"):
         with lance_defect_xfail():
             run.d.check_settled_scan(want, got, rescan=lambda: got, sleep=_no_sleep)
