@@ -1,26 +1,28 @@
 """Real Lance MemWAL (pylance 14.0.2) through ``stateful_tests.lance_driver``.
 
-Two kinds of test live here, all marked ``lance`` (collected only by the dedicated tox env):
+Four kinds of test live here, all marked ``lance`` (collected only by the dedicated tox env);
+``docs/LANCE_FINDINGS.md`` describes each finding for a Lance maintainer:
 
-* **Known deviations**, pinned with ``xfail(strict=True)`` on the *correct* behaviour: they fail
-  today (XFAIL), and the day Lance fixes one it XPASSes, which strict mode turns into a failure so
-  the pin gets revisited. Each assertion message is a minimal reproduction as numbered events;
-  ``pytest -m lance --runxfail tests/test_lance_deviations.py`` prints them.
+* **Known defects** with a deterministic reproduction, pinned with ``xfail(strict=True)`` on the
+  *correct* behaviour: they fail today (XFAIL), and the day Lance fixes one it XPASSes, which
+  strict mode turns into a failure so the pin gets revisited. Each assertion message is a
+  minimal reproduction as numbered events (``--runxfail`` prints them).
+* **Documented limits**: behaviour that is Lance's design, not a defect, pinned as it is (these
+  pass; a change in Lance fails them).
 * **Capabilities** the harness relies on, which must pass: exact scans after settle, exact
   generation/batch_count predictions, no loss across close/crash with durable writes, fencing,
   compaction into base, membership, and the inferred shard-manifest layout.
+* **Recognising the nondeterministic defect** ("PK index incomplete at flush") by its evidence,
+  with planted index gaps, and failing every other settled-scan mismatch.
 
 The expectation is ``LsmExpectation`` below, a dict-based ``base ⊕ sstables ⊕ frozen ⊕ active``
 with the freeze predicted from B (written before ``model/state.py`` existed; the state machine
 over real Lance, ``stateful_tests/test_lance_machine.py``, uses the model itself).
 
 Every test is wrapped by ``lance_defect_xfails``, i.e. ``lance_backend.lance_defect_xfail``, the
-one helper the state machine uses too: the two nondeterministic 14.0.2 defects of the driver's
-docstring -- (1) ``SsTableIndexMissingError`` (flushed SSTable without ``_pk_index/``) and (2)
-``TombstoneNotMaskedError`` (flushed tombstone fails to mask a base row) -- and only those become
-a runtime, non-strict xfail with the numbered story. Every settled-scan comparison goes through
-``check_settled_scan`` below, i.e. the driver's ``classify_scan_mismatch``: a mismatch that clears
-on a rescan is our bug and fails; anything not explained by an on-disk tombstone fails.
+one helper the state machine uses too: the driver's settle reads every new SSTable's
+``_pk_index``; an SSTable whose index lacks keys raises ``PkIndexIncompleteError`` with the
+evidence, and that error -- only that one -- becomes a runtime, non-strict xfail carrying it.
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ pytestmark = pytest.mark.lance
 
 
 def lance_defect_xfails(test: Callable[..., None]) -> Callable[..., None]:
-    """Run ``test`` under ``lance_defect_xfail``: defects (1)/(2) of pylance 14.0.2 become a
-    runtime (non-strict) xfail; see the driver's docstring. Timing-dependent, so never a pass
-    and never a flaky failure."""
+    """Run ``test`` under ``lance_defect_xfail``: the recognised pylance 14.0.2 defect (PK index
+    incomplete at flush, with its evidence) becomes a runtime (non-strict) xfail; see the
+    driver's docstring. Timing-dependent, so never a pass and never a flaky failure."""
 
     @functools.wraps(test)
     def wrapper(*args: object, **kwargs: object) -> None:
@@ -86,7 +88,7 @@ class LsmExpectation:
     """What Lance should hold: base ⊕ SSTables above the watermark ⊕ frozen ⊕ active.
 
     ``None`` is a tombstone. The freeze is predicted from B: the write that makes the active
-    memtable's batch count reach B freezes it and opens generation + 1 (probe §2b).
+    memtable's batch count reach B freezes it and opens generation + 1.
     """
 
     def __init__(self, max_memtable_batches: int, base: Mapping[int, str]) -> None:
@@ -253,7 +255,7 @@ def _random_ops(rng: random.Random, run: Run, steps: int, keys: int, ops: Sequen
 
 
 # --------------------------------------------------------------------------------------------
-# Known deviations of 14.0.2 (strict xfail on the correct behaviour)
+# Known defects of 14.0.2 (strict xfail on the correct behaviour)
 # --------------------------------------------------------------------------------------------
 
 
@@ -267,7 +269,7 @@ def _random_ops(rng: random.Random, run: Run, steps: int, keys: int, ops: Sequen
 def test_frozen_memtable_visible_to_scan(runs: MakeRun) -> None:
     """Every acknowledged write must be visible to the writer's own scan, frozen or not.
 
-    Five independent trials of the probe's counterexample (3 deletes of key 0 with B=3, scan
+    Five independent trials of the counterexample (3 deletes of key 0 with B=3, scan
     right after the freezing one). The flush takes >= 6 ms and the scan < 1 ms, so every trial
     misses today; the test XPASSes only if all five are exact, i.e. when Lance is fixed.
     """
@@ -322,61 +324,44 @@ def test_init_writer_defaults_apply(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="14.0.2: mark_sstables_as_compacted is not checked against the shard manifest "
-    "(a watermark past every flushed generation is accepted)",
-)
+# --------------------------------------------------------------------------------------------
+# Documented limits of Lance's design (not defects): pinned as they are, so a change shows
+# --------------------------------------------------------------------------------------------
+
+
 @lance_defect_xfails
-def test_compaction_marker_checked_against_manifest(runs: MakeRun) -> None:
-    """Marking generation 5 compacted when only generation 1 was ever flushed must be refused."""
+def test_limit_compaction_marker_is_not_checked_against_manifest(runs: MakeRun) -> None:
+    """Lance checks a compaction marker only for one marker per shard per commit and a strictly
+    increasing watermark, not against the shard manifest (upstream's own tests mark generation 1
+    of a fresh shard): marking generation 5 when only generation 1 was flushed is accepted. The
+    caller owns that check; the driver marks only the highest flushed generation it merged."""
     run = runs(1, {0: "base0"})
     run.put([1])
     run.settle()
-    gens = [r.generation for r in run.d.sstables()]
-    run.log(f"shard manifest lists SSTable generations {gens}")
-    source = pa.table({"id": [1], "val": [run.e.view()[1]]}, schema=SCHEMA)
-    builder = (
+    assert [r.generation for r in run.d.sstables()] == [1]
+    (
         lance.dataset(str(run.d.path))
         .merge_insert("id")
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .mark_sstables_as_compacted([CompactedSsTable(run.d.shard_ids[0], 5)])
-    )
-    run.log("merge_insert upsert of gen-1 rows carrying CompactedSsTable(shard, 5)")
-    try:
-        builder.execute(source)
-    except Exception:  # noqa: BLE001 - any refusal is the correct behaviour
-        return
-    raise AssertionError(
-        run.repro("commit accepted; expected a refusal (gen 5 is not in the manifest)")
-    )
+        .execute(pa.table({"id": [1], "val": [run.e.view()[1]]}, schema=SCHEMA))
+    )  # accepted: no exception
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="14.0.2: the same PK written through two shards comes back twice from the LSM scan "
-    "(no cross-shard dedup; Lance requires one shard per key)",
-)
 @lance_defect_xfails
-def test_cross_shard_scan_dedups(runs: MakeRun) -> None:
-    """One PK must appear at most once in a scan, whichever shards wrote it."""
+def test_limit_one_shard_per_key(runs: MakeRun) -> None:
+    """Lance's rule is that every row of a PK is written through one shard; it does not
+    deduplicate across shards, so the same PK written through two shards comes back twice.
+    The driver routes each key to one shard (``key % shards``) and refuses writes that span
+    shards (``test_put_rejects_keys_spanning_shards``)."""
     run = runs(1, {}, shards=2)
     run.d.put([7], ["via_shard0"], shard=0)
-    run.log("put {7: 'via_shard0'} through shard 0  (B=1: freezes)")
     run.d.put([7], ["via_shard1"], shard=1)
-    run.log("put {7: 'via_shard1'} through shard 1  (B=1: freezes)")
     run.d.settle()
-    run.log("settle both shards; scan shard 0's writer + shard 1's SSTables")
-    rows = run.d.scan_rows()
-    duplicated = False
-    try:
+    assert run.d.scan_rows() == [(7, "via_shard0"), (7, "via_shard1")]
+    with pytest.raises(DuplicatePkError):
         run.d.scan()
-    except DuplicatePkError:
-        duplicated = True
-    assert not duplicated, run.repro(f"scan shows {rows}, expected one row for id 7")
 
 
 # --------------------------------------------------------------------------------------------
