@@ -39,6 +39,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LANCE_LOG", "lance=off")
 
@@ -60,7 +61,11 @@ SCENARIOS: dict[str, tuple[int, tuple[tuple[str, int], ...]]] = {
     "tombstone": (2, (("put", 100), ("delete", 0))),
     "newer": (2, (("delete", 100), ("put", 0))),
 }
-KNOBS = {"durable_write": True, "max_wal_buffer_size": 1, "max_wal_flush_interval_ms": 10}
+KNOBS: dict[str, Any] = {
+    "durable_write": True,
+    "max_wal_buffer_size": 1,
+    "max_wal_flush_interval_ms": 10,
+}
 
 
 def shard_id(i: int) -> str:

@@ -26,6 +26,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LANCE_LOG", "lance=off")
 
@@ -38,7 +39,11 @@ SCHEMA = pa.schema(
 )
 SHARD = "00000000-0000-0000-0000-000000000001"
 B = 3
-KNOBS = {"durable_write": True, "max_wal_buffer_size": 1, "max_wal_flush_interval_ms": 10}
+KNOBS: dict[str, Any] = {
+    "durable_write": True,
+    "max_wal_buffer_size": 1,
+    "max_wal_flush_interval_ms": 10,
+}
 
 
 def rows(writer: lance.mem_wal.ShardWriter) -> dict[int, str]:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LANCE_LOG", "lance=off")
 
@@ -31,10 +32,14 @@ PK = {"lance-schema:unenforced-primary-key": "true"}
 SCHEMA = pa.schema(
     [pa.field("id", pa.int64(), nullable=False, metadata=PK), pa.field("val", pa.utf8())]
 )
-KNOBS = {"durable_write": True, "max_wal_buffer_size": 1, "max_wal_flush_interval_ms": 10}
+KNOBS: dict[str, Any] = {
+    "durable_write": True,
+    "max_wal_buffer_size": 1,
+    "max_wal_flush_interval_ms": 10,
+}
 
 
-def one_put(path: str, shard: str, **knobs: object) -> tuple[int, int]:
+def one_put(path: str, shard: str, **knobs: Any) -> tuple[int, int]:
     """(generation, batch_count) after one put through a new writer of ``shard``."""
     writer = lance.dataset(path).mem_wal_writer(shard, **KNOBS, **knobs)
     try:
@@ -52,7 +57,8 @@ def main() -> int:
         print(f"pylance {lance.__version__}, pyarrow {pa.__version__}")
         lance.write_dataset(pa.table({"id": [1], "val": ["b"]}, schema=SCHEMA), path, schema=SCHEMA)
         lance.dataset(path).initialize_mem_wal(max_memtable_batches=1)
-        recorded = lance.dataset(path).mem_wal_index_details()["writer_config_defaults"]
+        details = lance.dataset(path).mem_wal_index_details() or {}
+        recorded = details.get("writer_config_defaults")
         print(f"initialize_mem_wal(max_memtable_batches=1) recorded: {recorded}")
         implicit = one_put(path, "00000000-0000-0000-0000-000000000001")
         explicit = one_put(path, "00000000-0000-0000-0000-000000000002", max_memtable_batches=1)
