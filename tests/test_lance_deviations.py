@@ -1,4 +1,4 @@
-"""Real Lance MemWAL (pylance 14.0.2) through ``stateful_tests.lance_driver``.
+"""Real Lance MemWAL (pylance 14.0.2) through ``lance_harness.driver``.
 
 Four kinds of test live here, all marked ``lance`` (collected only by the dedicated tox env);
 ``docs/LANCE_FINDINGS.md`` describes each finding for a Lance maintainer:
@@ -19,8 +19,8 @@ The expectation is ``LsmExpectation`` below, a dict-based ``base ‚äï sstables ‚ä
 with the freeze predicted from B (written before ``model/state.py`` existed; the state machine
 over real Lance, ``stateful_tests/test_lance_machine.py``, uses the model itself).
 
-Every test is wrapped by ``lance_defect_xfails``, i.e. ``lance_backend.lance_defect_xfail``, the
-one helper the state machine uses too: the driver's settle reads every new SSTable's
+Every test is wrapped by ``lance_defect_xfails``, i.e. ``lance_harness.backend.lance_defect_xfail``,
+the one helper the state machine uses too: the driver's settle reads every new SSTable's
 ``_pk_index``; an SSTable whose index lacks keys raises ``PkIndexIncompleteError`` with the
 evidence, and that error -- only that one -- becomes a runtime, non-strict xfail carrying it.
 """
@@ -47,8 +47,8 @@ import pyarrow as pa  # noqa: E402
 from lance.file import LanceFileReader, LanceFileWriter  # noqa: E402
 from lance.mem_wal import CompactedSsTable  # noqa: E402
 
-from stateful_tests.lance_backend import lance_defect_xfail  # noqa: E402
-from stateful_tests.lance_driver import (  # noqa: E402
+from lance_harness.backend import lance_defect_xfail  # noqa: E402
+from lance_harness.driver import (  # noqa: E402
     PK_INDEX_DATA,
     SCHEMA,
     DuplicatePkError,

@@ -3,21 +3,23 @@
 Why this exists: the harness checks its own fresh tier (``impl/``) against the model; this driver
 lets the same alphabet of steps (put, delete, settle, close/reopen, crash, compact, scan,
 membership, cut) run against the *real* Lance writer, so the harness can say which of its findings
-hold for Lance itself. Every adapter rule below comes from the measured probe in
-``/work/shared/reference/pylance-memwal.md`` (cited as "probe §N"):
+hold for Lance itself. Every adapter rule below was measured on pylance 14.0.2 (the tests in
+``tests/test_lance_deviations.py`` pin the ones the harness relies on):
 
 * one dataset directory per driver instance; schema ``id int64 NOT NULL`` carrying the field-level
   PK metadata, plus ``val utf8`` (nullable, so tombstones can null it);
 * ``initialize_mem_wal()`` with manual sharding and fixed shard UUIDs; a key is always routed to
-  the same shard (``key % shards``) because Lance returns cross-shard duplicates (probe §4);
+  the same shard (``key % shards``) because Lance returns cross-shard duplicates (a documented
+  limit, ``docs/LANCE_FINDINGS.md``);
 * writer knobs are always passed to ``mem_wal_writer`` because the defaults recorded by
-  ``initialize_mem_wal`` are ignored in 14.0.2 (probe §1); ``max_memtable_batches`` is the only
-  freeze trigger, so a freeze is predictable: the write that makes ``batch_count == B`` freezes;
-* every write is one ``RecordBatch`` (one memtable batch, probe §2a);
+  ``initialize_mem_wal`` are ignored in 14.0.2 (``docs/LANCE_FINDINGS.md``, defect 3);
+  ``max_memtable_batches`` is the only freeze trigger, so a freeze is predictable: the write that
+  makes ``batch_count == B`` freezes;
+* every write is one ``RecordBatch`` (one memtable batch);
 * the background flush is the only asynchronous thing; :meth:`LanceMemWalDriver.settle` makes it
-  deterministic by polling ``frozen_count == 0`` (probe §2c).
+  deterministic by polling ``frozen_count == 0``.
 
-What Lance 14.0.2 does *not* offer, and how the driver stands in (probe §5): there is no
+What Lance 14.0.2 does *not* offer, and how the driver stands in: there is no
 ``contains_pks``/``contains_pks_as_of``/as-of/watermark/freeze/flush binding. Membership is emulated
 with a filtered LSM scan (which, unlike ``contains_pks``, cannot see tombstones), the compaction
 watermark is tracked here because Python cannot read it back, and the SSTable list comes from
@@ -38,7 +40,7 @@ appears twice). The driver does not wait for symptoms: after every settle,
 :class:`PkIndexIncompleteError` naming the generation, the missing keys and, per key, the
 symptom. A scan failing with that ``Not found`` error is checked the same way. Tests turn this
 one error -- and nothing else -- into a runtime, non-strict ``pytest.xfail`` carrying the
-evidence (``lance_backend.lance_defect_xfail``); every other disagreement fails.
+evidence (``lance_harness.backend.lance_defect_xfail``); every other disagreement fails.
 ``repro/lance/pk_index_incomplete.py`` reproduces it without this harness.
 """
 
@@ -93,7 +95,7 @@ SCHEMA: pa.Schema = pa.schema(
         pa.field("val", pa.utf8()),
     ]
 )
-"""Field-level PK metadata; the PK must be non-nullable (probe §1)."""
+"""Field-level PK metadata; Lance requires the PK to be non-nullable."""
 
 _SSTABLE_DIR = re.compile(r"^[0-9a-f]{8}_gen_(\d+)$")
 _POLL_S = 0.001
@@ -228,7 +230,7 @@ class SsTableRef:
     """One flushed generation as listed by the shard manifest.
 
     ``path`` is relative to ``<dataset>/_mem_wal/<shard>/``, which is how
-    ``ShardSnapshot.with_sstable`` wants it (probe §4).
+    ``ShardSnapshot.with_sstable`` wants it.
     """
 
     generation: int
@@ -259,7 +261,7 @@ class CompactionReport:
 
 
 # --------------------------------------------------------------------------------------------
-# Shard manifest decoding (the layout is inferred by the probe, not documented: pin it)
+# Shard manifest decoding (the layout is inferred from the files, not documented: pin it)
 # --------------------------------------------------------------------------------------------
 
 
@@ -300,7 +302,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
 
 
 def _manifest_version(name: str) -> int:
-    """Manifest file names are the version in binary, least-significant bit first (probe §4)."""
+    """Manifest file names are the version in binary, least-significant bit first."""
     return int(name.removesuffix(".binpb")[::-1], 2)
 
 
@@ -389,7 +391,7 @@ class LanceMemWalDriver:
 
     @property
     def knobs(self) -> dict[str, Any]:
-        """The writer knobs, passed explicitly every time (init defaults are ignored, probe §1)."""
+        """The writer knobs, passed explicitly every time (init defaults are ignored: defect 3)."""
         return {
             "max_memtable_batches": self.max_memtable_batches,
             "durable_write": True,  # put returns only once its WAL entry is durable
@@ -398,7 +400,7 @@ class LanceMemWalDriver:
         }
 
     def _open_writer(self, shard_id: str) -> ShardWriter:
-        # A fresh dataset handle, so the writer pins the *current* base version (probe §4).
+        # A fresh dataset handle, so the writer pins the *current* base version.
         return lance.dataset(str(self.path)).mem_wal_writer(shard_id, **self.knobs)
 
     @staticmethod
@@ -542,7 +544,7 @@ class LanceMemWalDriver:
 
         The new writer claims a higher epoch and replays the WAL under the same generation. The
         old writer must then be fenced: its next put must raise. Settling first keeps which
-        generations were flushed vs replayed deterministic (probe §7). Raises
+        generations were flushed vs replayed deterministic. Raises
         :class:`WriterNotFencedError` if an old writer accepts the probe write. ``shards``
         restricts the restart to those shard indexes (default: all), so a shard a test has not
         written to yet keeps epoch 1, as a model that creates shards on first write expects.
@@ -587,7 +589,7 @@ class LanceMemWalDriver:
         return sorted(gens)
 
     def watermark(self, shard: int = 0) -> int:
-        """The compaction watermark this driver committed (Lance can't report it, probe §2d)."""
+        """The compaction watermark this driver committed (Lance cannot report it)."""
         return self._watermark[self.shard_ids[shard]]
 
     def _shard_dir(self, shard: int) -> Path:
@@ -610,7 +612,7 @@ class LanceMemWalDriver:
         generation wins, a tombstone becomes a delete; commit a ``merge_insert`` delete pass, then
         an upsert pass carrying ``CompactedSsTable(shard, max generation)`` (the marker rides on
         the last data-changing pass; on the delete pass if nothing is upserted). Lance does none
-        of this merging itself and accepts any strictly increasing marker (probe §2d).
+        of this merging itself and accepts any strictly increasing marker (a documented limit).
         """
         self.settle()
         reports = []
@@ -674,7 +676,7 @@ class LanceMemWalDriver:
         """The raw LSM scan as (id, val) rows, sorted, duplicates kept (for deviation tests).
 
         Built and executed in one step: a scanner holds a live memtable reference, so building it
-        earlier and executing later would leak later writes into the "snapshot" (probe §4).
+        earlier and executing later would leak later writes into the "snapshot".
         """
         self._check_open()
         table = self._execute(self._scanner())
