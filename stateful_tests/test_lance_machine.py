@@ -119,14 +119,14 @@ def test_defect_mid_example_is_counted_and_reported(monkeypatch: pytest.MonkeyPa
     cls = lance_machine(2, max_examples=12, stateful_step_count=STEPS)
     with pytest.raises(pytest.xfail.Exception) as info:
         run_settled(cls, 12)
-    hits = cls.COUNTERS["lance defect"]
-    assert hits == calls["settle"] // 40 > 0, (hits, calls)
-    assert cls.COUNTERS["lance defect: pk index incomplete (tombstone)"] == hits
-    text = str(info.value)
-    assert f"pk index incomplete x{hits} (tombstone x{hits}) in examples" in text, text
-    assert "missing id 0 (tombstone, older 'b0')" in text and "base row 0 comes back" in text
-    assert len(cls.defects) == hits and all("✗ pylance" in t for _, t in cls.defects)
-    assert any("\n1. " in t for _, t in cls.defects), cls.defects  # numbered stories kept
+    planted = [t for _, t in cls.defects if "synthetic-shard" in t]  # a real hit may add more
+    assert len(planted) == calls["settle"] // 40 > 0, (len(planted), calls)
+    assert cls.COUNTERS["lance defect"] == len(cls.defects), cls.COUNTERS
+    assert f"pk index incomplete x{len(cls.defects)} (" in str(info.value), info.value
+    for text in planted:
+        assert "missing id 0 (tombstone, older 'b0')" in text, text
+        assert "base row 0 comes back" in text and "✗ pylance" in text, text
+    assert any("\n1. " in t for t in planted), planted  # numbered stories kept
 
 
 def test_unrecognised_error_mid_example_fails(monkeypatch: pytest.MonkeyPatch) -> None:
