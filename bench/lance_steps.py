@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LANCE_LOG", "lance=off")
 
+from lance_harness.driver import PYLANCE_VERSION  # noqa: E402
+from lance_harness.machine import LanceHarness, lance_hazard  # noqa: E402
 from model.designs import Design  # noqa: E402
-from stateful_tests.lance_driver import PYLANCE_VERSION  # noqa: E402
 from stateful_tests.machine import PKS, SHARDS, Harness, impl_backend  # noqa: E402
-from stateful_tests.test_lance_machine import LanceHarness, lance_hazard  # noqa: E402
 
 OPS = ("put", "put", "put", "delete", "delete", "settle", "arm", "compact", "crash")
 Op = tuple[str, int]

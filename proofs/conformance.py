@@ -185,6 +185,7 @@ def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
     v["rs"] = e.NONE if loc is None else STATUS_CODE[loc[0].status]
     if loc is not None:
         g, i = loc
+        assert w.r is not None  # located by it
         v.update(rg=g.number, ri=i, ra=g.status is Status.ACTIVE, gc=g.committed, gv=g.visible,
                  rw=w.r)
         meaningful |= set(ROW)

@@ -5,8 +5,10 @@ second copy of itself per system under test.  It speaks only in plain Python
 values — shard ids, ``(pk, value)`` rows, cut *keys* (hashable tuples, one
 shape per design), row-id tuples ``(shard, generation, append index, row)`` —
 so any fresh tier that can answer these questions plugs in.  ``ImplBackend``
-adapts ``impl/`` (pyarrow, on disk, in a private temp dir); a real-Lance
-backend can adapt ``stateful_tests/lance_driver.py`` the same way later.
+adapts ``impl/`` (pyarrow, on disk, in a private temp dir); ``lance_harness``
+adapts real Lance the same way.  A backend declares which of the machine's
+moves (:data:`RULE_MOVES`) it can make in ``capabilities``; each rule of the
+machine has a precondition on it, so a move a backend lacks never runs.
 
 The normalised forms are chosen so the model's answers convert to the same
 shapes (``model_cut_key``, ``model_stats``), which is what lets the machine
@@ -31,6 +33,12 @@ from model.state import Shard, Status
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 PK = "id"
+
+RULE_MOVES: frozenset[str] = frozenset(
+    {"put", "delete", "publish", "freeze", "flush", "release", "compact", "crash_reopen",
+     "arm", "check", "two_phase"}
+)  # fmt: skip
+"""The machine's moves a backend may offer (``Backend.capabilities``): one per rule."""
 
 RowIdT = tuple[str, int, int, int]
 CutKey = tuple[tuple[str, Hashable], ...]
@@ -74,6 +82,7 @@ class TwoPhaseView:
 class Backend(Protocol):
     """A fresh tier under test, in the machine's vocabulary (see module docstring)."""
 
+    capabilities: frozenset[str]  # the subset of RULE_MOVES this backend makes
     def put(self, shard: str, rows: Sequence[tuple[int, str]]) -> None: ...
     def delete(self, shard: str, pks: Sequence[int]) -> None: ...
     def publish(self, shard: str) -> None: ...
@@ -182,6 +191,8 @@ def _rows(table: pa.Table) -> dict[int, str]:
 
 class ImplBackend:
     """``impl.MemWal`` in a private temp dir; ``close`` removes it."""
+
+    capabilities: frozenset[str] = RULE_MOVES
 
     def __init__(
         self,

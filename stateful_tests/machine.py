@@ -701,31 +701,37 @@ class FreshTierMachine(RuleBasedStateMachine):
         if not self._run(lambda: self.h.apply("delete", keys)):
             event("no-op: delete to a gated new shard")
 
+    @precondition(lambda self: "publish" in self.h.backend.capabilities)
     @precondition(lambda self: self.hazard.lagged and bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def publish(self, shard: int) -> None:
         self._run(lambda: self.h.apply("publish", shard))
 
+    @precondition(lambda self: "freeze" in self.h.backend.capabilities)
     @precondition(lambda self: bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def freeze(self, shard: int) -> None:
         self._run(lambda: self.h.apply("freeze", shard))
 
+    @precondition(lambda self: "flush" in self.h.backend.capabilities)
     @precondition(lambda self: bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def flush(self, shard: int) -> None:
         self._run(lambda: self.h.apply("flush", shard))
 
+    @precondition(lambda self: "release" in self.h.backend.capabilities)
     @precondition(lambda self: self.hazard.release == "explicit" and bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def release(self, shard: int) -> None:
         self._run(lambda: self.h.apply("release", shard))
 
+    @precondition(lambda self: "compact" in self.h.backend.capabilities)
     @precondition(lambda self: bool(self.h.state.shards))
     @rule()
     def compact(self) -> None:
         self._run(lambda: self.h.apply("compact", 0))
 
+    @precondition(lambda self: "crash_reopen" in self.h.backend.capabilities)
     @precondition(lambda self: bool(self.h.state.shards))
     @rule()
     def crash_and_reopen(self) -> None:
@@ -733,20 +739,24 @@ class FreshTierMachine(RuleBasedStateMachine):
 
     # --------------------------------------------------------------- reads
 
+    @precondition(lambda self: "arm" in self.h.backend.capabilities)
     @precondition(lambda self: len(self.h.live) < MAX_LIVE)
     @rule(target=arms, write_pk=st.none() | pks)
     def read_arm(self, write_pk: int | None) -> int:
         number: int = self._run(lambda: self.h.arm(write_pk))
         return number
 
+    @precondition(lambda self: "check" in self.h.backend.capabilities)
     @rule(arm=consumes(arms))
     def check_and_forget(self, arm: int) -> None:
         self._run(lambda: self.h.check(arm, True))
 
+    @precondition(lambda self: "check" in self.h.backend.capabilities)
     @rule(arm=arms)
     def check_and_keep(self, arm: int) -> None:
         self._run(lambda: self.h.check(arm, False))
 
+    @precondition(lambda self: "two_phase" in self.h.backend.capabilities)
     @rule(ops=st.lists(st.tuples(st.sampled_from(WRITE_KINDS), put_keys), max_size=3))
     def two_phase_read(self, ops: list[tuple[str, tuple[int, ...]]]) -> None:
         self._run(lambda: self.h.two_phase(ops))

@@ -77,6 +77,7 @@ class Recorder:
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
+        self.capabilities = inner.capabilities
         self.steps: list[list[Call]] = []  # calls per script step
         self.invariant = False
         self._sink: list[Call] = []

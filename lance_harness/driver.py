@@ -3,59 +3,45 @@
 Why this exists: the harness checks its own fresh tier (``impl/``) against the model; this driver
 lets the same alphabet of steps (put, delete, settle, close/reopen, crash, compact, scan,
 membership, cut) run against the *real* Lance writer, so the harness can say which of its findings
-hold for Lance itself. Every adapter rule below was measured on pylance 14.0.2; each is cited
-by its subsection of docs/LANCE.md "pylance 14.0.2, as measured":
+hold for Lance itself. Every adapter rule below was measured on pylance 14.0.2 (the tests in
+``tests/test_lance_deviations.py`` pin the ones the harness relies on):
 
 * one dataset directory per driver instance; schema ``id int64 NOT NULL`` carrying the field-level
   PK metadata, plus ``val utf8`` (nullable, so tombstones can null it);
 * ``initialize_mem_wal()`` with manual sharding and fixed shard UUIDs; a key is always routed to
-  the same shard (``key % shards``) because Lance returns cross-shard duplicates (LANCE.md "Scans");
+  the same shard (``key % shards``) because Lance returns cross-shard duplicates (a documented
+  limit, ``docs/LANCE_FINDINGS.md``);
 * writer knobs are always passed to ``mem_wal_writer`` because the defaults recorded by
-  ``initialize_mem_wal`` are ignored in 14.0.2 (LANCE.md "Creating a MemWAL table");
-  ``max_memtable_batches`` is the only freeze trigger, so a freeze is predictable: the write
-  that makes ``batch_count == B`` freezes;
-* every write is one ``RecordBatch`` (one memtable batch, LANCE.md "One write, one batch");
+  ``initialize_mem_wal`` are ignored in 14.0.2 (``docs/LANCE_FINDINGS.md``, defect 3);
+  ``max_memtable_batches`` is the only freeze trigger, so a freeze is predictable: the write that
+  makes ``batch_count == B`` freezes;
+* every write is one ``RecordBatch`` (one memtable batch);
 * the background flush is the only asynchronous thing; :meth:`LanceMemWalDriver.settle` makes it
-  deterministic by polling ``frozen_count == 0`` (LANCE.md "Flush happens in the background").
+  deterministic by polling ``frozen_count == 0``.
 
-What Lance 14.0.2 does *not* offer, and how the driver stands in
-(LANCE.md "No membership or as-of call"): there is no
+What Lance 14.0.2 does *not* offer, and how the driver stands in: there is no
 ``contains_pks``/``contains_pks_as_of``/as-of/watermark/freeze/flush binding. Membership is emulated
 with a filtered LSM scan (which, unlike ``contains_pks``, cannot see tombstones), the compaction
 watermark is tracked here because Python cannot read it back, and the SSTable list comes from
 decoding the shard manifest (its protobuf layout is inferred, so it is cross-checked against the
 ``*_gen_*`` directories).
 
-Known 14.0.2 defect, made loud here (found 2026-11 under CPU load; about 1 in 500-700 settles
-with two CPU hogs on 2 cores, rare when idle): the background flush can commit an SSTable to the
-shard manifest -- ``stats()["memtable_flush_count"]`` counts it and ``memtable_flush_failures``
-stays 0 -- WITHOUT its primary-key index: ``<gen dir>/_pk_index/page_data.lance`` and
-``page_lookup.lance`` are missing (``bloom_filter.bin`` is checked too). From then on the writer's
-``lsm_scanner()`` raises ``OSError: Not found … _pk_index/page_lookup.lance`` or dedups wrongly,
-permanently: the files never appear later, and ``close_and_reopen`` does NOT repair it (checked
-2026-11-25: 3 of 3 hits in 1847 settles under two CPU hogs still lacked both ``_pk_index`` files
-and still failed to scan after close + reopen; ``bloom_filter.bin`` was present every time).
-:meth:`LanceMemWalDriver.settle` therefore also waits, bounded, until every manifest SSTable has
-those three files, and raises :class:`SsTableIndexMissingError` (naming the generation and the
-missing files) instead of letting a later scan fail obscurely or, worse, answer wrongly. A scan
-that hits the same ``Not found … _pk_index`` error is re-raised as that error too. Tests turn it
-into a runtime ``pytest.xfail`` (timing-dependent, so never strict): reported, never a pass.
-
-Known 14.0.2 defects, numbered as the tests report them (``lance_backend.lance_defect_xfail``):
-
-1. **Flushed SSTable committed without its ``_pk_index/``** (above):
-   :class:`SsTableIndexMissingError`.
-2. **Flushed tombstone intermittently fails to mask a base row**: after a delete is frozen and
-   flushed to an SSTable (settled; index files present) the LSM scan sometimes still returns the
-   deleted base row, persistently (re-scans after 50/200/1000 ms and a fresh
-   ``LsmScanner.from_snapshots`` agree), nondeterministically (the same contents scan correctly
-   in most runs); the SSTable read directly holds the tombstone. Every settled-scan comparison
-   (state machine and deviation tests) goes through :meth:`LanceMemWalDriver.
-   classify_scan_mismatch`: it rescans after :data:`RESCAN_MS`; a mismatch that CLEARS is ours
-   (settle returned too early) and raises :class:`ScanClearedOnRescanError`; one that persists
-   raises :class:`TombstoneNotMaskedError` only if EVERY differing key is a base row the
-   expectation deleted whose owning shard's manifest SSTables, read from disk, end in a tombstone
-   for it; anything else returns, and the caller fails with its own mismatch.
+Known 14.0.2 defect, recognised by its evidence: **the PK index is incomplete at flush.** A put
+inserts its rows into the memtable at once but applies them to the memtable's primary-key index
+on a separate asynchronous task; the flush of a table with no secondary indexes (PK-only, like
+this one) does not wait for that task, so an SSTable can be committed to the shard manifest with a
+``_pk_index/`` that lacks some of its keys. Three symptoms follow (:data:`PK_INDEX_SYMPTOMS`):
+no key indexed (no ``_pk_index`` files are written; every LSM scan of the shard then fails with
+``Not found … _pk_index/page_lookup.lance``, also after reopen), a tombstone's key missing (the row
+it deletes comes back) and a newer row's key missing (the older row is not shadowed: the PK
+appears twice). The driver does not wait for symptoms: after every settle,
+:meth:`LanceMemWalDriver.check_pk_indexes` reads each new SSTable's ``_pk_index`` with
+``lance.file.LanceFileReader`` and compares its keys with the SSTable's rows; a shortfall raises
+:class:`PkIndexIncompleteError` naming the generation, the missing keys and, per key, the
+symptom. A scan failing with that ``Not found`` error is checked the same way. Tests turn this
+one error -- and nothing else -- into a runtime, non-strict ``pytest.xfail`` carrying the
+evidence (``lance_harness.backend.lance_defect_xfail``); every other disagreement fails.
+``repro/lance/pk_index_incomplete.py`` reproduces it without this harness.
 """
 
 from __future__ import annotations
@@ -77,6 +63,7 @@ os.environ.setdefault("LANCE_LOG", "lance=off")
 
 import lance  # noqa: E402  (must follow the LANCE_LOG default above)
 import pyarrow as pa  # noqa: E402
+from lance.file import LanceFileReader  # noqa: E402
 from lance.mem_wal import CompactedSsTable, ShardSnapshot, ShardWriter  # noqa: E402
 
 __all__ = [
@@ -87,13 +74,15 @@ __all__ = [
     "DuplicatePkError",
     "LanceCut",
     "LanceMemWalDriver",
-    "SsTableIndexMissingError",
+    "PK_INDEX_SYMPTOMS",
+    "PkIndexIncompleteError",
     "ScanClearedOnRescanError",
     "SettledScanMismatchError",
+    "SsTableFileMissingError",
     "SsTableRef",
-    "TombstoneNotMaskedError",
     "WriterNotFencedError",
     "decode_shard_manifest",
+    "read_pk_index_keys",
 ]
 
 PYLANCE_VERSION: str = lance.__version__
@@ -106,7 +95,7 @@ SCHEMA: pa.Schema = pa.schema(
         pa.field("val", pa.utf8()),
     ]
 )
-"""Field-level PK metadata; the PK must be non-nullable (LANCE.md "Creating a MemWAL table")."""
+"""Field-level PK metadata; Lance requires the PK to be non-nullable."""
 
 _SSTABLE_DIR = re.compile(r"^[0-9a-f]{8}_gen_(\d+)$")
 _POLL_S = 0.001
@@ -116,8 +105,27 @@ class DuplicatePkError(AssertionError):
     """An LSM scan returned the same primary key more than once (Lance's dedup failed)."""
 
 
-class LanceDefect(Exception):  # noqa: N818 - a family of named Lance defects, not one error
-    """Base of the known, nondeterministic pylance 14.0.2 defects (module docstring).
+PK_INDEX_SYMPTOMS: dict[str, str] = {
+    "empty": "no key of the SSTable is indexed (no _pk_index files are written): every LSM scan "
+    "of the shard fails with 'Not found … _pk_index/page_lookup.lance', also after reopen",
+    "tombstone": "a tombstone's key is not indexed: the row it deletes (base or an older "
+    "SSTable) comes back",
+    "newer": "a newer row's key is not indexed: the older row (base or an older SSTable) is not "
+    "shadowed, so the PK appears twice",
+}
+"""The three symptoms of the one 14.0.2 defect "PK index incomplete at flush" (module docstring).
+A missing key with nothing older to shadow has no visible symptom yet; it is reported all the
+same (``"tombstone"``/``"newer"`` with ``older`` ``None``)."""
+
+PK_INDEX_DATA = "_pk_index/page_data.lance"
+"""The ``_pk_index`` file holding the indexed keys (column ``values``) and their row ids."""
+
+SSTABLE_REQUIRED_FILES: tuple[str, ...] = ("bloom_filter.bin",)
+"""Files every flushed SSTable must hold besides its index (the index is checked by content)."""
+
+
+class LanceDefect(Exception):  # noqa: N818 - the family of recognised Lance defects
+    """Base of the recognised pylance 14.0.2 defects, each raised only with its evidence.
 
     ``story`` (the numbered steps) is set by whoever knows them; empty until then.
     """
@@ -125,51 +133,84 @@ class LanceDefect(Exception):  # noqa: N818 - a family of named Lance defects, n
     story: str = ""
 
 
-class SsTableIndexMissingError(LanceDefect, OSError):
-    """pylance 14.0.2 committed a flushed SSTable to the shard manifest without its PK index.
+def read_pk_index_keys(sstable_dir: Path) -> frozenset[int]:
+    """The keys an SSTable's ``_pk_index`` holds (empty when Lance wrote no index files)."""
+    data = sstable_dir / PK_INDEX_DATA
+    if not data.is_file():
+        return frozenset()
+    table = LanceFileReader(str(data)).read_all().to_table()
+    return frozenset(int(k) for k in table["values"].to_pylist())
 
-    ``generation``/``missing`` name the first broken SSTable (``missing`` relative to its
-    directory). A Lance defect, not a harness finding: see the module docstring.
+
+class PkIndexIncompleteError(LanceDefect):
+    """pylance 14.0.2 committed a flushed SSTable whose ``_pk_index`` lacks some of its keys.
+
+    Evidence, read from disk: ``rows`` (the SSTable, ``None`` = tombstone), ``indexed`` (the keys
+    its ``_pk_index`` holds), ``missing`` (rows - indexed, sorted), ``older`` (per missing key,
+    the row it should shadow: newest older SSTable of the shard, else base; ``None`` if none) and
+    ``symptoms`` (per missing key, a key of :data:`PK_INDEX_SYMPTOMS`). ``observed`` is what the
+    shard's LSM scan did when the defect was found (filled in by the driver, best effort).
     """
 
-    def __init__(self, shard_id: str, generation: int, path: str, missing: Sequence[str]) -> None:
+    def __init__(
+        self,
+        shard_id: str,
+        generation: int,
+        path: str,
+        rows: Mapping[int, str | None],
+        indexed: frozenset[int],
+        older: Mapping[int, str | None],
+    ) -> None:
         self.shard_id = shard_id
         self.generation = generation
         self.path = path
-        self.missing = tuple(missing)
-        super().__init__(
-            f"pylance {PYLANCE_VERSION} committed SSTable gen {generation} of shard {shard_id} "
-            f"({path}) to the shard manifest without {', '.join(self.missing)} "
-            "(flush counted, memtable_flush_failures 0); scans of this shard now fail or dedup "
-            "wrongly"
+        self.rows = dict(rows)
+        self.indexed = indexed
+        self.missing = tuple(sorted(set(rows) - indexed))
+        self.older = {k: older.get(k) for k in self.missing}
+        self.symptoms = {k: self.symptom_of(k) for k in self.missing}
+        self.observed = ""
+        super().__init__(self.describe())
+
+    def symptom_of(self, key: int) -> str:
+        if not self.indexed:
+            return "empty"
+        return "tombstone" if self.rows[key] is None else "newer"
+
+    @property
+    def kind(self) -> str:
+        """The hit's symptom class: ``empty``, else ``tombstone`` if any tombstone key is
+        missing, else ``newer``."""
+        kinds = set(self.symptoms.values())
+        return next(k for k in PK_INDEX_SYMPTOMS if k in kinds)
+
+    def describe(self) -> str:
+        keys = "; ".join(
+            f"id {k} ({'tombstone' if self.rows[k] is None else repr(self.rows[k])}, older "
+            f"{self.older[k]!r}): {self.symptoms[k]}"
+            for k in self.missing
         )
+        text = (
+            f"pylance {PYLANCE_VERSION}: PK index incomplete at flush -- SSTable gen "
+            f"{self.generation} of shard {self.shard_id} ({self.path}) holds ids "
+            f"{sorted(self.rows)}, its _pk_index holds {sorted(self.indexed)}; missing {keys}. "
+            f"Symptom ({self.kind}): {PK_INDEX_SYMPTOMS[self.kind]}"
+        )
+        return text + (f"\n↳ observed: {self.observed}" if self.observed else "")
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class SsTableFileMissingError(AssertionError):
+    """A manifest SSTable lacks one of :data:`SSTABLE_REQUIRED_FILES`: not a recognised defect."""
 
 
 _EVIDENCE_STATS = ("generation", "batch_count", "frozen_count", "durable_batch_count")
 
 RESCAN_MS: tuple[int, ...] = (50, 200, 1000)
-"""When a settled scan disagrees, rescan after these delays (cumulative ms) before judging."""
-
-
-class TombstoneNotMaskedError(LanceDefect):  # noqa: N818 - named after the defect
-    """Defect (2) of pylance 14.0.2: a tombstone flushed to an SSTable did not mask a base row.
-
-    Raised by :meth:`LanceMemWalDriver.classify_scan_mismatch` only with on-disk evidence:
-    ``evidence`` maps each resurrected key to ``(value returned, shard index, generation of the
-    newest SSTable holding it, which is a tombstone)``. ``story`` is set by the caller that knows
-    the numbered steps (empty otherwise). A Lance defect, not a harness finding.
-    """
-
-    def __init__(self, mismatch: str, evidence: Mapping[int, tuple[str, int, int]]) -> None:
-        self.evidence = dict(evidence)
-        self.story = ""
-        rows = {k: v for k, (v, _, _) in self.evidence.items()}
-        where = {k: f"shard {s} gen {g}" for k, (_, s, g) in self.evidence.items()}
-        super().__init__(
-            f"{mismatch}\n↳ persists after rescans at {'/'.join(map(str, RESCAN_MS))} ms; base "
-            f"rows {rows} are tombstoned in the newest flushed SSTable holding them (read from "
-            f"disk: {where}) yet the LSM scan returns them"
-        )
+"""When a settled scan disagrees, rescan after these delays (cumulative ms) to tell a settle that
+returned too early (the mismatch clears: our bug) from a persistent one (unrecognised finding)."""
 
 
 class ScanClearedOnRescanError(AssertionError):
@@ -177,15 +218,7 @@ class ScanClearedOnRescanError(AssertionError):
 
 
 class SettledScanMismatchError(AssertionError):
-    """A settled scan disagrees with the expectation and no known Lance defect explains it."""
-
-
-SSTABLE_REQUIRED_FILES: tuple[str, ...] = (
-    "_pk_index/page_data.lance",
-    "_pk_index/page_lookup.lance",
-    "bloom_filter.bin",
-)
-"""Files every flushed SSTable directory must hold before the driver calls it settled."""
+    """A settled scan disagrees with the expectation, persistently: an unrecognised finding."""
 
 
 class WriterNotFencedError(AssertionError):
@@ -197,7 +230,7 @@ class SsTableRef:
     """One flushed generation as listed by the shard manifest.
 
     ``path`` is relative to ``<dataset>/_mem_wal/<shard>/``, which is how
-    ``ShardSnapshot.with_sstable`` wants it (LANCE.md "Scans").
+    ``ShardSnapshot.with_sstable`` wants it.
     """
 
     generation: int
@@ -228,7 +261,7 @@ class CompactionReport:
 
 
 # --------------------------------------------------------------------------------------------
-# Shard manifest decoding (the layout is inferred, not documented: pin it; LANCE.md "Scans")
+# Shard manifest decoding (the layout is inferred from the files, not documented: pin it)
 # --------------------------------------------------------------------------------------------
 
 
@@ -269,10 +302,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
 
 
 def _manifest_version(name: str) -> int:
-    """Manifest file names are the version in binary, least-significant bit first.
-
-    (LANCE.md "Scans".)
-    """
+    """Manifest file names are the version in binary, least-significant bit first."""
     return int(name.removesuffix(".binpb")[::-1], 2)
 
 
@@ -351,8 +381,8 @@ class LanceMemWalDriver:
         self.shard_ids: tuple[str, ...] = tuple(str(uuid.UUID(int=i + 1)) for i in range(shards))
         self._watermark: dict[str, int] = {sid: 0 for sid in self.shard_ids}
         self._closed = False
-        self._indexed: list[set[int]] = [set() for _ in self.shard_ids]  # gens with index files
-        self.initial_base: dict[int, str] = dict(base or {})  # defect (2) evidence
+        self._indexed: list[set[str]] = [set() for _ in self.shard_ids]  # SSTables checked
+        self.initial_base: dict[int, str] = dict(base or {})  # duplicate-PK evidence
         lance.write_dataset(self._table(dict(base or {})), str(self.path), schema=SCHEMA)
         lance.dataset(str(self.path)).initialize_mem_wal()  # manual sharding: no spec kwargs
         self._writers: list[ShardWriter] = [self._open_writer(sid) for sid in self.shard_ids]
@@ -361,8 +391,7 @@ class LanceMemWalDriver:
 
     @property
     def knobs(self) -> dict[str, Any]:
-        """The writer knobs, passed explicitly every time (init defaults are ignored:
-        LANCE.md "Creating a MemWAL table")."""
+        """The writer knobs, passed explicitly every time (init defaults are ignored: defect 3)."""
         return {
             "max_memtable_batches": self.max_memtable_batches,
             "durable_write": True,  # put returns only once its WAL entry is durable
@@ -371,7 +400,7 @@ class LanceMemWalDriver:
         }
 
     def _open_writer(self, shard_id: str) -> ShardWriter:
-        # A fresh dataset handle, so the writer pins the *current* base version (LANCE.md "Scans").
+        # A fresh dataset handle, so the writer pins the *current* base version.
         return lance.dataset(str(self.path)).mem_wal_writer(shard_id, **self.knobs)
 
     @staticmethod
@@ -428,14 +457,15 @@ class LanceMemWalDriver:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def settle(self, timeout: float = 10.0, index_timeout: float = 2.0) -> None:
+    def settle(self, timeout: float = 10.0) -> None:
         """Wait until every frozen memtable is flushed (``frozen_count == 0`` on every shard),
-        then until every manifest SSTable has its PK index and bloom filter on disk.
+        then check every new manifest SSTable's files and PK index (:meth:`check_pk_indexes`).
 
         The flush is Lance's only asynchronous step (~7-10 ms after a freeze); once settled, the
-        SSTable is in the shard manifest, so every later observation is deterministic. The second
-        wait (bounded by ``index_timeout``) guards the 14.0.2 defect of the module docstring:
-        raises :class:`SsTableIndexMissingError` if an SSTable stays without its index.
+        SSTable is in the shard manifest, so every later observation is deterministic. Lance
+        writes the SSTable's files before it commits the manifest entry, so what the check reads
+        is final: raises :class:`PkIndexIncompleteError` (the recognised 14.0.2 defect) or
+        :class:`SsTableFileMissingError` (unrecognised).
         """
         self._check_open()
         deadline = time.monotonic() + timeout
@@ -444,43 +474,62 @@ class LanceMemWalDriver:
                 stats = [w.memtable_stats()["frozen_count"] for w in self._writers]
                 raise TimeoutError(f"frozen memtables not flushed after {timeout}s: {stats}")
             time.sleep(_POLL_S)
-        self.check_sstable_indexes(index_timeout)
+        self.check_pk_indexes()
 
-    def missing_sstable_files(self, shard: int) -> list[tuple[SsTableRef, list[str]]]:
-        """Manifest SSTables of ``shard`` lacking any of :data:`SSTABLE_REQUIRED_FILES`."""
-        verified = self._indexed[shard]
-        out = []
-        for ref in self.sstables(shard):
-            if ref.generation in verified:
-                continue
-            folder = self._shard_dir(shard) / ref.path
-            missing = [f for f in SSTABLE_REQUIRED_FILES if not (folder / f).is_file()]
-            if missing:
-                out.append((ref, missing))
-            else:
-                verified.add(ref.generation)
-        return out
+    def pk_index_gap(self, shard: int, ref: SsTableRef) -> PkIndexIncompleteError | None:
+        """Compare one SSTable's ``_pk_index`` keys with its rows: the defect's evidence, or
+        ``None`` when every row's key is indexed."""
+        rows = self.read_sstable(shard, ref)
+        indexed = read_pk_index_keys(self._shard_dir(shard) / ref.path)
+        if set(rows) <= indexed:
+            return None
+        older: dict[int, str | None] = {}
+        base = self.base()
+        for key in set(rows) - indexed:
+            if key in base:
+                older[key] = base[key]
+        for prior in self.sstables(shard):
+            if self._watermark[self.shard_ids[shard]] < prior.generation < ref.generation:
+                prior_rows = self.read_sstable(shard, prior)
+                older.update((k, prior_rows[k]) for k in set(rows) - indexed if k in prior_rows)
+        return PkIndexIncompleteError(
+            self.shard_ids[shard], ref.generation, ref.path, rows, indexed, older
+        )
 
-    def check_sstable_indexes(self, timeout: float = 2.0) -> None:
-        """Wait (bounded) until every manifest SSTable of every shard has its index files.
+    def check_pk_indexes(self) -> None:
+        """Every manifest SSTable not checked yet: its required files exist and its
+        ``_pk_index`` holds every key of its rows. Raises :class:`SsTableFileMissingError` or
+        :class:`PkIndexIncompleteError` (with what the shard's scan does now, as
+        ``observed``) for the first shortfall; a checked SSTable is not read again."""
+        for index in range(len(self.shard_ids)):
+            for ref in self.sstables(index):
+                if ref.path in self._indexed[index]:
+                    continue
+                folder = self._shard_dir(index) / ref.path
+                missing = [f for f in SSTABLE_REQUIRED_FILES if not (folder / f).is_file()]
+                if missing:
+                    raise SsTableFileMissingError(
+                        f"SSTable gen {ref.generation} of shard {self.shard_ids[index]} lacks "
+                        f"{missing}: not a recognised Lance defect"
+                    )
+                gap = self.pk_index_gap(index, ref)
+                if gap is not None:
+                    gap.observed = self.observe_scan(index, gap.missing)
+                    raise gap
+                self._indexed[index].add(ref.path)
 
-        Raises :class:`SsTableIndexMissingError` for the first SSTable still incomplete.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            broken = [
-                (index, ref, missing)
-                for index in range(len(self.shard_ids))
-                for ref, missing in self.missing_sstable_files(index)
-            ]
-            if not broken:
-                return
-            if time.monotonic() > deadline:
-                index, ref, missing = broken[0]
-                raise SsTableIndexMissingError(
-                    self.shard_ids[index], ref.generation, ref.path, missing
-                )
-            time.sleep(10 * _POLL_S)
+    def observe_scan(self, shard: int, keys: Sequence[int]) -> str:
+        """What the shard's LSM scan returns for ``keys`` now (diagnostic: never raises)."""
+        try:
+            table = self._writers[shard].lsm_scanner().to_table()
+        except Exception as exc:  # noqa: BLE001 - the symptom itself may be the error
+            return f"the shard's LSM scan raises {type(exc).__name__}: {str(exc)[:160]}"
+        rows = sorted(
+            (k, v)
+            for k, v in zip(table["id"].to_pylist(), table["val"].to_pylist(), strict=True)
+            if k in set(keys)
+        )
+        return f"the shard's LSM scan returns {rows} for ids {list(keys)}"
 
     def close_and_reopen(self) -> None:
         """Close every writer (freeze + flush now; generation +1 iff the active one had data),
@@ -495,7 +544,7 @@ class LanceMemWalDriver:
 
         The new writer claims a higher epoch and replays the WAL under the same generation. The
         old writer must then be fenced: its next put must raise. Settling first keeps which
-        generations were flushed vs replayed deterministic (LANCE.md "Fencing and replay"). Raises
+        generations were flushed vs replayed deterministic. Raises
         :class:`WriterNotFencedError` if an old writer accepts the probe write. ``shards``
         restricts the restart to those shard indexes (default: all), so a shard a test has not
         written to yet keeps epoch 1, as a model that creates shards on first write expects.
@@ -540,8 +589,7 @@ class LanceMemWalDriver:
         return sorted(gens)
 
     def watermark(self, shard: int = 0) -> int:
-        """The compaction watermark this driver committed (Lance can't report it:
-        LANCE.md "Compaction is the caller's job")."""
+        """The compaction watermark this driver committed (Lance cannot report it)."""
         return self._watermark[self.shard_ids[shard]]
 
     def _shard_dir(self, shard: int) -> Path:
@@ -564,8 +612,7 @@ class LanceMemWalDriver:
         generation wins, a tombstone becomes a delete; commit a ``merge_insert`` delete pass, then
         an upsert pass carrying ``CompactedSsTable(shard, max generation)`` (the marker rides on
         the last data-changing pass; on the delete pass if nothing is upserted). Lance does none
-        of this merging itself and accepts any strictly increasing marker
-        (LANCE.md "Compaction is the caller's job").
+        of this merging itself and accepts any strictly increasing marker (a documented limit).
         """
         self.settle()
         reports = []
@@ -629,26 +676,24 @@ class LanceMemWalDriver:
         """The raw LSM scan as (id, val) rows, sorted, duplicates kept (for deviation tests).
 
         Built and executed in one step: a scanner holds a live memtable reference, so building it
-        earlier and executing later would leak later writes into the "snapshot" (LANCE.md "Scans").
+        earlier and executing later would leak later writes into the "snapshot".
         """
         self._check_open()
         table = self._execute(self._scanner())
         return sorted(zip(table["id"].to_pylist(), table["val"].to_pylist(), strict=True))
 
-    def _execute(self, scanner: Any, shard: int = 0) -> pa.Table:
-        """Run a scanner; the 14.0.2 missing-PK-index failure becomes SsTableIndexMissingError."""
+    def _execute(self, scanner: Any) -> pa.Table:
+        """Run a scanner; a ``Not found … _pk_index`` failure is checked against the SSTables'
+        PK indexes (:meth:`check_pk_indexes` raises the defect with its evidence)."""
         try:
             return scanner.to_table()
         except OSError as exc:
             if "_pk_index" not in str(exc) or "Not found" not in str(exc):
                 raise
-            for index in range(len(self.shard_ids)):
-                broken = self.missing_sstable_files(index)
-                if broken:
-                    ref, missing = broken[0]
-                    raise SsTableIndexMissingError(
-                        self.shard_ids[index], ref.generation, ref.path, missing
-                    ) from exc
+            try:
+                self.check_pk_indexes()
+            except PkIndexIncompleteError as err:
+                raise err from exc
             raise
 
     def scan_owned(self) -> dict[int, str | None]:
@@ -662,7 +707,7 @@ class LanceMemWalDriver:
         self._check_open()
         out: dict[int, str | None] = {}
         for index, writer in enumerate(self._writers):
-            table = self._execute(writer.lsm_scanner(), index)
+            table = self._execute(writer.lsm_scanner())
             ids, vals = table["id"].to_pylist(), table["val"].to_pylist()
             if len(set(ids)) != len(ids):
                 dups = sorted({k for k in ids if ids.count(k) > 1})
@@ -715,56 +760,6 @@ class LanceMemWalDriver:
         """:meth:`scan_owned` minus ``None`` (tombstoned) values: what a settled check compares."""
         return {k: v for k, v in self.scan_owned().items() if v is not None}
 
-    def classify_scan_mismatch(
-        self,
-        expected: Mapping[int, str | None],
-        got: Mapping[int, str | None],
-        *,
-        rescan: Callable[[], Mapping[int, str | None]] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """Tell defect (2) of the module docstring from a real finding, for a SETTLED scan.
-
-        ``got`` (the scan) differs from ``expected``. Rescans (``rescan``, default
-        :meth:`live_scan`) after :data:`RESCAN_MS`: if one equals ``expected``, raises
-        :class:`ScanClearedOnRescanError` (settle returned too early: a harness bug, fail
-        loudly). If the mismatch persists and EVERY differing key is a row of the base (current
-        or initial) that ``expected`` lacks and whose owning shard's newest on-disk manifest
-        SSTable holding it is a tombstone, raises :class:`TombstoneNotMaskedError`. Anything
-        else returns ``None``: unexplained, the caller fails with its own mismatch.
-        """
-        want = {k: v for k, v in expected.items() if v is not None}
-        first = dict(got)
-        now = {k: v for k, v in got.items() if v is not None}
-        scan = rescan or self.live_scan
-        waited = 0
-        for ms in RESCAN_MS:
-            sleep((ms - waited) / 1000)
-            waited = ms
-            now = {k: v for k, v in scan().items() if v is not None}
-            if now == want:
-                raise ScanClearedOnRescanError(
-                    f"settled scan {first} ≠ expected {want}, but a rescan after {ms} ms was "
-                    "exact: settle returned too early (a harness bug, not a Lance defect)"
-                )
-        keys = sorted(set(now) ^ set(want) | {k for k in set(now) & set(want) if now[k] != want[k]})
-        bases: list[Mapping[int, str | None]] = [self.base(), self.initial_base]
-        evidence: dict[int, tuple[str, int, int]] = {}
-        for key in keys:
-            value = now.get(key)
-            if key in want or value is None or all(value != b.get(key) for b in bases):
-                return None  # not a resurrected base row: a real disagreement
-            shard = self.shard_index(key)
-            newest: tuple[int, str | None] | None = None
-            for ref in self.sstables(shard):
-                rows = self.read_sstable(shard, ref)
-                if key in rows:
-                    newest = (ref.generation, rows[key])
-            if newest is None or newest[1] is not None:
-                return None  # no flushed tombstone to blame
-            evidence[key] = (value, shard, newest[0])
-        raise TombstoneNotMaskedError(f"settled scan {now} ≠ expected {want}", evidence)
-
     def check_settled_scan(
         self,
         expected: Mapping[int, str | None],
@@ -774,25 +769,35 @@ class LanceMemWalDriver:
         rescan: Callable[[], Mapping[int, str | None]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Compare a settled scan with ``expected`` (``None`` values = absent), classifying any
-        mismatch with :meth:`classify_scan_mismatch`; ``story`` (numbered steps) goes into every
-        error. Raises :class:`TombstoneNotMaskedError` (defect 2, ``story`` attached),
-        :class:`ScanClearedOnRescanError` or :class:`SettledScanMismatchError`."""
+        """Compare a settled scan with ``expected`` (``None`` values = absent).
+
+        On a mismatch, rescan (``rescan``, default :meth:`live_scan`) after :data:`RESCAN_MS`:
+        if one is exact, settle returned too early -- our bug -- and
+        :class:`ScanClearedOnRescanError` is raised; a persistent mismatch raises
+        :class:`SettledScanMismatchError`. Neither is a recognised Lance defect: the defect this
+        driver knows is caught with its evidence by :meth:`settle` before any scan. ``story``
+        (numbered steps) heads every error.
+        """
         want = {k: v for k, v in expected.items() if v is not None}
         have = {k: v for k, v in got.items() if v is not None}
         if have == want:
             return
         head = f"{story}\n" if story else ""
-        try:
-            self.classify_scan_mismatch(want, have, rescan=rescan, sleep=sleep)
-        except TombstoneNotMaskedError as err:
-            err.story = story
-            raise
-        except ScanClearedOnRescanError as err:
-            raise ScanClearedOnRescanError(f"{head}✗ {err}") from err
+        scan = rescan or self.live_scan
+        waited = 0
+        for ms in RESCAN_MS:
+            sleep((ms - waited) / 1000)
+            waited = ms
+            now = {k: v for k, v in scan().items() if v is not None}
+            if now == want:
+                raise ScanClearedOnRescanError(
+                    f"{head}✗ settled scan {have} ≠ expected {want}, but a rescan after {ms} ms "
+                    "was exact: settle returned too early (a harness bug, not a Lance defect)"
+                )
         raise SettledScanMismatchError(
-            f"{head}✗ settled scan {have} ≠ expected {want} (persists after rescans; not explained "
-            "by a flushed tombstone on disk)"
+            f"{head}✗ settled scan {have} ≠ expected {want} (persists after rescans at "
+            f"{'/'.join(map(str, RESCAN_MS))} ms; every SSTable's PK index was complete: "
+            "not a recognised Lance defect)"
         )
 
     def membership(self, keys: Sequence[int]) -> set[int]:

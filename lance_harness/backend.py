@@ -1,20 +1,22 @@
-"""``LanceBackend``: the machine's ``Backend`` seam over real Lance (``lance_driver``).
+"""``LanceBackend``: the machine's ``Backend`` seam over real Lance (``lance_harness.driver``).
 
 Why: the state machine (``stateful_tests.machine``) and the model (``model/``) must judge real
 Lance with the same alphabet and the same comparison code as ``ImplBackend`` -- no second copy of
 the machine. This adapter speaks the machine's vocabulary (shard names ``s0``..``s2``, ``(pk,
 value)`` rows, ``ShardView``) over ``LanceMemWalDriver``, as far as pylance 14.0.2 allows.
 
-What maps, deterministically (docs/LANCE.md "pylance 14.0.2, as measured"):
+What maps, deterministically (each rule measured on pylance 14.0.2):
 
 * ``put``/``delete``: one ``RecordBatch`` each (= one memtable batch), routed to the fixed Lance
   shard of the machine's shard name (``s<i>`` → shard UUID ``i+1``; the machine routes ``pk % 3``,
   the driver ``key % 3``: one key → one shard, as Lance requires);
 * freeze: no API; the *model* predicts it from ``max_memtable_batches`` (pass the same B to
   ``model.state.Config``; :func:`lance_config`). It happens synchronously inside the write;
-* ``flush``: no API; Lance flushes every frozen memtable in the background. ``flush(shard)``
-  *settles*: polls ``frozen_count == 0`` (plus the 14.0.2 missing-PK-index guard), so the model's
-  one-generation ``flush`` steps are applied until the model has nothing frozen either;
+* ``flush``: no API; Lance flushes every frozen memtable in the background, so the machine's
+  ``flush`` rule is off (not in :data:`CAPABILITIES`). ``flush(shard)`` *settles* (polls
+  ``frozen_count == 0``, then checks every new SSTable's PK index); ``LanceHarness.settle``
+  applies the model's one-generation ``flush`` steps through it until the model has nothing
+  frozen either;
 * ``compact``: the caller-side merge + ``merge_insert`` with ``mark_sstables_as_compacted``
   (settles first); :meth:`LanceBackend.base` reads the base table back;
 * ``crash_reopen``: settle, then a second writer per *written* shard (epoch +1, WAL replay), old
@@ -24,8 +26,9 @@ What maps, deterministically (docs/LANCE.md "pylance 14.0.2, as measured"):
 * ``scan``: each shard's own ``lsm_scanner()``, each key from its owning shard
   (``scan_owned``). Frozen, unflushed memtables are invisible in 14.0.2 (the RYW gap).
 
-What Lance 14.0.2 lacks, declared in :data:`UNSUPPORTED` (calling them raises
-:class:`Unsupported`): explicit freeze, publish (visibility is immediate), release (no grace API),
+What Lance 14.0.2 lacks: every move not in :data:`CAPABILITIES` (:data:`UNSUPPORTED`; calling
+one raises :class:`Unsupported`, and the machine's rule preconditions keep it from trying):
+explicit freeze, publish (visibility is immediate), release (no grace API),
 per-generation counts of frozen memtables (only ``frozen_count``), row-id observations, and any
 membership/as-of check (``contains_pks``/``contains_pks_as_of`` do not exist; the driver's
 filtered-scan emulation is not an as-of check), hence no ``check`` and no ``two_phase``. A read
@@ -41,26 +44,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from lance_harness.driver import LanceDefect, LanceMemWalDriver, PkIndexIncompleteError
 from model.state import Config
-from stateful_tests.backend import ArmView, CutKey, ShardView, TwoPhaseView, scratch_dir
-from stateful_tests.lance_driver import (
-    LanceDefect,
-    LanceMemWalDriver,
-    SsTableIndexMissingError,
-    TombstoneNotMaskedError,
-)
+from stateful_tests.backend import RULE_MOVES, ArmView, CutKey, ShardView, TwoPhaseView, scratch_dir
 
 SHARD_NAMES: tuple[str, ...] = ("s0", "s1", "s2")
 
-SUPPORTED: frozenset[str] = frozenset(
-    {"put", "delete", "flush", "compact", "crash_reopen", "shards", "stats", "scan", "cut"}
-)
-"""Backend operations LanceBackend really performs (``flush`` = settle every shard)."""
+CAPABILITIES: frozenset[str] = frozenset({"put", "delete", "compact", "crash_reopen"})
+"""The machine's moves (``stateful_tests.backend.RULE_MOVES``) real Lance makes; the machine's rule
+preconditions read them. ``flush`` here means one generation on demand, which Lance has no API
+for: it flushes every frozen memtable by itself, which :meth:`LanceBackend.settle` waits for."""
 
-UNSUPPORTED: frozenset[str] = frozenset(
-    {"publish", "freeze", "release", "arm", "check", "two_phase", "frozen_counts", "observation"}
-)
-"""What pylance 14.0.2 has no API for; the machine's rules for these must be disabled."""
+UNSUPPORTED: frozenset[str] = RULE_MOVES - CAPABILITIES
+"""What pylance 14.0.2 has no API for: publish, freeze, flush (on demand), release, arm, check,
+two_phase. Their methods raise :class:`Unsupported`; the machine never calls them."""
 
 UNKNOWN = -1
 """``ShardView.frozen`` count fields Lance cannot report (only ``frozen_count`` exists)."""
@@ -79,7 +76,7 @@ def lance_config(max_memtable_batches: int) -> Config:
 class LanceBackend:
     """Real Lance MemWAL (pylance 14.0.2) behind the machine's ``Backend`` protocol."""
 
-    capabilities: frozenset[str] = SUPPORTED
+    capabilities: frozenset[str] = CAPABILITIES
 
     def __init__(
         self,
@@ -193,33 +190,8 @@ class LanceBackend:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def xfail_reason(err: BaseException) -> str:
-    """The runtime-xfail text for the 14.0.2 missing-PK-index defect (``SsTableIndexMissingError``).
-
-    Tests that hit it call ``pytest.xfail(xfail_reason(err))``: timing-dependent, so reported as
-    xfail (never a pass) and never strict.
-    """
-    gen = getattr(err, "generation", "?")
-    missing = ", ".join(getattr(err, "missing", ())) or "its index files"
-    return (
-        f"pylance 14.0.2 committed SSTable gen {gen} without _pk_index (missing: {missing}); "
-        "known Lance defect under CPU load, see lance_driver docstring"
-    )
-
-
-LANCE_DEFECTS: tuple[type[LanceDefect], ...] = (SsTableIndexMissingError, TombstoneNotMaskedError)
-"""The two nondeterministic pylance 14.0.2 defects (lance_driver docstring), numbered (1), (2)."""
-
-
-def tombstone_xfail_reason(err: BaseException) -> str:
-    """The runtime-xfail text for defect (2), ``TombstoneNotMaskedError`` (story + evidence)."""
-    story = getattr(err, "story", "")
-    return (
-        "pylance 14.0.2: flushed SSTable tombstone did not mask the base row: "
-        "known Lance defect (2), see lance_driver docstring\n"
-        + (f"{story}\n" if story else "(no numbered steps yet)\n")
-        + f"✗ {err}"
-    )
+LANCE_DEFECTS: tuple[type[LanceDefect], ...] = (PkIndexIncompleteError,)
+"""The recognised, nondeterministic pylance 14.0.2 defects (each raised only with its evidence)."""
 
 
 def find_lance_defect(err: BaseException) -> BaseException | None:
@@ -241,18 +213,19 @@ def find_lance_defect(err: BaseException) -> BaseException | None:
 
 
 def defect_reason(err: BaseException) -> str:
-    """The numbered xfail text for one of :data:`LANCE_DEFECTS`."""
-    if isinstance(err, TombstoneNotMaskedError):
-        return tombstone_xfail_reason(err)
+    """The xfail text of a recognised defect: what it is, the numbered story, the evidence."""
     story = getattr(err, "story", "")
-    return "(1) " + xfail_reason(err) + (f"\n{story}" if story else "")
+    kind = getattr(err, "kind", "?")
+    head = f"known pylance 14.0.2 defect: PK index incomplete at flush ({kind}); see "
+    steps = f"{story}\n" if story else "(no numbered steps)\n"
+    return head + "docs/LANCE_FINDINGS.md\n" + steps + f"✗ {err}"
 
 
 @contextmanager
 def lance_defect_xfail() -> Iterator[None]:
     """Turn :data:`LANCE_DEFECTS` -- and only those, found anywhere in the exception chain --
-    into a runtime, non-strict ``pytest.xfail`` with the numbered story. Everything else
-    (including ``ScanClearedOnRescanError``: our bug) propagates unchanged."""
+    into a runtime, non-strict ``pytest.xfail`` carrying the story and the evidence. Everything
+    else (an unrecognised mismatch, ``ScanClearedOnRescanError``: our bug) propagates unchanged."""
     import pytest  # test-only dependency, kept out of import time
 
     try:
