@@ -3,8 +3,10 @@
 Producers live next to what they describe: ``model.docs.SECTIONS`` (lifecycle,
 designs, assumptions: read off the tables the model runs on) and
 ``proofs.docs.SECTIONS`` (obligations, verdict matrix, counterexamples,
-planted bugs: computed by z3 now) and ``asofcut.pictures.SECTIONS`` (the
-regions embedding the SVG timelines and the rule grid).  This module only
+planted bugs: computed by z3 now), ``proofs.argument.SECTIONS`` (the
+invariant's conjuncts and where each assumption is used, computed by z3) and
+``asofcut.pictures.SECTIONS`` (the regions embedding the SVG timelines and
+the rule grid).  This module only
 merges them and splices them into the document with :mod:`asofcut.specdoc`,
 and writes the pictures under ``docs/img/`` (``asofcut.pictures.svg_files``);
 ``--check`` is what CI runs, so a change to the model or the proofs that is
@@ -24,9 +26,10 @@ from asofcut import pictures, specdoc
 def producers() -> dict[str, Callable[[], str]]:
     """Every generated region's producer, model's and proofs'."""
     from model.docs import SECTIONS as MODEL_SECTIONS
+    from proofs.argument import SECTIONS as ARGUMENT_SECTIONS
     from proofs.docs import SECTIONS as PROOF_SECTIONS
 
-    groups = (MODEL_SECTIONS, PROOF_SECTIONS, pictures.SECTIONS)
+    groups = (MODEL_SECTIONS, PROOF_SECTIONS, ARGUMENT_SECTIONS, pictures.SECTIONS)
     names = [n for g in groups for n in g]
     clash = {n for n in names if names.count(n) > 1}
     if clash:
