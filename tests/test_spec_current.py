@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asofcut import pictures, spec, specdoc
+from asofcut import lance_map, pictures, spec, specdoc
 
 
 def test_every_generated_region_of_spec_md_is_current() -> None:
@@ -32,6 +32,7 @@ def _docs_copy(tmp_path: Path) -> tuple[Path, Path]:
     docs = tmp_path / "docs"
     (docs / pictures.IMG).mkdir(parents=True)
     shutil.copy(specdoc.SPEC_PATH, docs / "SPEC.md")
+    shutil.copy(pictures.DOCS / lance_map.LANCE_MAP_PATH_NAME, docs)
     for svg in (pictures.DOCS / pictures.IMG).glob("*.svg"):
         shutil.copy(svg, docs / pictures.IMG / svg.name)
     return docs, docs / "SPEC.md"
