@@ -12,6 +12,7 @@ table.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,17 +26,79 @@ GRID_NAME = "rule-grid.svg"
 
 
 def file_name(trace: Mapping[str, Any]) -> str:
-    """``as_of_cut:needs.A1 (len)`` → ``cex-as_of_cut-A1-len.svg``."""
+    """``as_of_cut:needs.A1 (len)`` → ``cex-as_of_cut-A1-len.svg``;
+    ``live_tier:baseline`` → ``cex-live_tier-baseline.svg``."""
     design, _, obligation = str(trace["name"]).partition(":")
-    label = obligation.removeprefix("needs.")
+    label = obligation.removeprefix("needs.")  # "cell H5a" stays: cex-as_of_cut-cell-H5a
     slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
     return f"cex-{design}-{slug}.svg"
 
 
+def svg_traces() -> list[dict[str, Any]]:
+    """Every trace drawn (public: tests hold the cell index to it)."""
+    return _traces()
+
+
 def _traces() -> list[dict[str, Any]]:
+    """Every trace drawn: the unsound designs' baselines, each dropped assumption's, then
+    the matrix cells no other trace witnesses."""
+    return _drawn()[0]
+
+
+def cell_pictures() -> list[tuple[str, str, str, str, str]]:
+    """(design, column, verdict, picture, why) for every violating cell of the matrix."""
+    return _drawn()[1]
+
+
+@functools.cache
+def _drawn() -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str, str]]]:
+    """The traces and the cell index, from one proofs run.
+
+    A cell's picture is a trace that satisfies what the column keeps: an
+    unsound design's baseline (every assumption held, so it fits every
+    column), or the sound design's ``needs.*`` trace for the assumption the
+    column drops, with the capture the column pins and no stale SSTable list
+    where the column keeps the check's list current.  A cell no such trace
+    fits gets its own shortest trace (``proofs.cells.cell_traces``).
+    """
+    from proofs.cells import cell_traces
+    from proofs.obligations import HAZARDS
     from proofs.run import run_all
 
-    return run_all().traces()
+    rep = run_all()
+    traces = rep.baseline_traces() + rep.traces()
+    by_name = {t["name"]: t for t in traces}
+    rows: list[tuple[str, str, str, str, str]] = []
+    own: list[tuple[str, str, str]] = []
+    for design, row in rep.matrix.items():
+        for col, verdict in row.items():
+            if verdict not in ("cex", "under-count"):
+                continue
+            base = by_name.get(f"{design}:baseline")
+            hz = HAZARDS.get(col)
+            fit = None
+            if base is not None:
+                rows.append((design, col, verdict, file_name(base),
+                             "fails with every assumption held"))
+                continue
+            if hz is not None and hz.broken is not None:
+                label = hz.broken + (f" ({hz.cap.value})" if hz.cap is not None else "")
+                t = by_name.get(f"{design}:needs.{label}")
+                stale = t is not None and any(e.get("stale_sstable_list") for e in t["events"])
+                if t is not None and not (hz.fresh_list and stale):
+                    fit = t
+                    rows.append((design, col, verdict, file_name(t), f"drops {label}"))
+            if fit is None:
+                own.append((design, col, verdict))
+                rows.append((design, col, verdict, "", ""))
+    extra = cell_traces(tuple(own))
+    for cell, t in extra.items():
+        if t is not None:
+            named = {"name": f"{cell[0]}:cell {cell[1]}", **t}
+            traces.append(named)
+            i = rows.index((*cell, "", ""))
+            rows[i] = (*cell, file_name(named), "its own shortest trace (no other fits)")
+    return traces, rows
 
 
 def svg_files(traces: Sequence[Mapping[str, Any]] | None = None) -> dict[str, str]:
@@ -101,7 +164,14 @@ def timelines_region() -> str:
         out.append("")
         out.append(f"![{t['name']}]({IMG}/{file_name(t)})")
         out.append("")
-    return "\n".join(out)
+    out.append("Every violating cell of the verdict matrix and the picture that shows it:")
+    out.append("")
+    out.append("| design | column | verdict | picture | why this picture |")
+    out.append("|---|---|---|---|---|")
+    for design, col, verdict, pic, note in cell_pictures():
+        shown = f"[{pic}]({IMG}/{pic})" if pic else "—"
+        out.append(f"| {design} | {col} | {verdict} | {shown} | {note} |")
+    return "\n".join(out) + "\n"
 
 
 SECTIONS: dict[str, Callable[[], str]] = {

@@ -45,7 +45,7 @@ TITLE_H = 46
 LANE_H = 66
 BOX_W, BOX_H, BOX_GAP = 40, 30, 8
 CELL_PAD = 10
-MIN_COL_W = 150
+MIN_COL_W = 160
 FONT = "font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\""
 
 #: where a batch lives → (fill, stroke, dash, legend words)
@@ -57,6 +57,9 @@ PLACES: dict[str, tuple[str, str, str, str]] = {
     "base": ("#f3ead2", "#8a6d1f", "", "base table row"),
 }
 MISSING_RED, DUP_ORANGE, CUT_RED, OK_GREEN = "#d62728", "#e67e00", "#c00000", "#1a7f37"
+
+#: designs whose check ignores the cut's (A, N): no staircase is drawn for them
+CUTLESS = frozenset({"live_tier", "wal_position_map"})
 
 #: the solver's row status (proofs/encode.py) → the picture's place of a batch
 STATUS_PLACE = {"mem": ("mem", "invisible"), "ret": ("ret",), "sst": ("sst",), "gone": ("base",)}
@@ -246,8 +249,8 @@ def frames(trace: dict[str, Any]) -> list[Frame]:
 _OP_WORDS = {
     "put": "put", "delete": "delete", "publish": "publish", "freeze": "freeze",
     "flush": "flush", "release": "release", "compact": "compact", "crash": "crash + replay",
-    "manifest": "arm reads manifest", "arm": "read arm", "read_n": "arm re-reads N",
-    "check": "supersession check",
+    "manifest": "manifest read", "arm": "read arm", "read_n": "arm re-reads N",
+    "check": "check",
 }
 
 
@@ -266,7 +269,8 @@ def _cut_words(cut: dict[str, Any] | None) -> str:
     if cut.get("kind") == "AsOfCut":
         return f"cut A={cut['active_generation']}, N={cut['active_batch_count']}"
     if cut.get("kind") == "ExactCut":
-        return f"exact cut epoch {cut['epoch']}, active {cut['active']}"
+        a, n = cut["active"]
+        return f"cut: epoch {cut['epoch']}, ({a}, {n})"
     return "no cut entry for s"
 
 
@@ -370,7 +374,14 @@ def timeline_svg(trace: dict[str, Any]) -> str:
     legend_h = 22 * len(_legend_rows(lay.width))
     height = lay.legend_y + legend_h + 18 + n_lines * 17 + 20
     out: list[str] = []
-    title = (f"{trace['design']}: without {trace.get('assumption_dropped', '?')} — "
+    dropped = str(trace.get("assumption_dropped", "?"))
+    if dropped.startswith("nothing"):
+        cond = "with A1–A4 all held"
+    elif dropped.startswith("column "):
+        cond = f"the matrix's {dropped.removeprefix('column ')} column"
+    else:
+        cond = f"without {dropped}"
+    title = (f"{trace['design']}: {cond} — "
              f"{trace['outcome'].replace('_', ' ')} of key {trace['missing_pk']!r}")
     out.append(_text(12, 22, title, size=16, weight="bold"))
     sub = (f"capture {trace.get('capture', '?')}, release {trace.get('release', '?')}, "
@@ -407,8 +418,9 @@ def timeline_svg(trace: dict[str, Any]) -> str:
             out.append(_text(x + 8, TITLE_H + 55, f.note, size=10, fill="#555555",
                              italic=True))
         if ev["op"] in ("arm", "read_n", "check"):
-            out.append(_text(x + 8, TITLE_H + 71, _cut_words(f.cut), size=11, fill=CUT_RED,
-                             weight="bold"))
+            words = ("the check uses no cut" if trace["design"] in CUTLESS
+                     else _cut_words(f.cut))
+            out.append(_text(x + 8, TITLE_H + 71, words, size=11, fill=CUT_RED, weight="bold"))
         cells = _cells(f)
         for g in lay.lanes:
             y = lay.lane_y(g)
@@ -419,7 +431,8 @@ def timeline_svg(trace: dict[str, Any]) -> str:
             for b in cells.get(g, []):
                 bx = x + CELL_PAD + _slot(b, cells[g]) * (BOX_W + BOX_GAP)
                 out += _box(bx, y + 18, b, outline=_outline(ev, f, b, trace))
-        out += _cut_marks(lay, i, ev, f)
+        if trace["design"] not in CUTLESS:
+            out += _cut_marks(lay, i, ev, f)
         out += _check_marks(lay, i, ev, f, trace)
     out.append(f'<line x1="{lay.col_x(len(events))}" y1="{TITLE_H}" '
                f'x2="{lay.col_x(len(events))}" y2="{lanes_bottom}" stroke="#c8c8c8"/>')

@@ -57,3 +57,13 @@ def test_spec_check_covers_the_svg_pictures(tmp_path: Path) -> None:
     assert spec.main(check) == 1
     assert spec.main(["--path", str(spec_md), "--docs", str(docs)]) == 0  # regenerate
     assert spec.main(check) == 0
+
+
+def test_every_violating_cell_of_the_matrix_has_a_picture_showing_its_verdict() -> None:
+    rows = pictures.cell_pictures()
+    assert rows, "the matrix has violating cells"
+    drawn = {pictures.file_name(t): t for t in pictures.svg_traces()}
+    for design, col, verdict, pic, why in rows:
+        assert pic in drawn, f"{design} × {col} has no picture"
+        want = "missing_row" if verdict == "cex" else "duplicate"
+        assert drawn[pic]["outcome"] == want, (design, col, why)
