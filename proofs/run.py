@@ -23,6 +23,7 @@ from .obligations import (
     HAZARDS,
     PLANTED,
     SOUND,
+    UNSOUND,
     Result,
     design_obligations,
     verdict,
@@ -39,6 +40,8 @@ class Report:
     wall: float
     cpu: float = 0.0  # CPU seconds: the jobs' (in their workers) plus this process's
     job_cpu: dict[str, float] = field(default_factory=dict)  # "kind:arg" → CPU seconds
+    #: unsound design → its shortest baseline over-count (``proofs.cells``); not in traces.json
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +59,10 @@ class Report:
                     out.append({"name": f"{design}:{r.name}", **r.trace})
         return out
 
+    def baseline_traces(self) -> list[dict[str, Any]]:
+        """The unsound designs' shortest baseline counterexamples, as data."""
+        return [{"name": f"{d}:baseline", **t} for d, t in self.baselines.items()]
+
 
 def _job(job: tuple[str, str]) -> tuple[tuple[str, str], Any, float]:
     c0 = time.process_time()
@@ -68,6 +75,10 @@ def _run_job(job: tuple[str, str]) -> Any:
         return design_obligations(Variant(Design(arg))).results
     if kind == "u64":
         return bv64.obligations()
+    if kind == "baseline":
+        from .cells import baseline_trace
+
+        return baseline_trace(Design(arg))
     if kind == "matrix":
         row = {}
         for h in (None, *HAZARDS):
@@ -96,6 +107,7 @@ def jobs() -> list[tuple[str, str]]:
         + [("matrix", d.value) for d in DESIGNS]
         + [("bug", b.name) for b in PLANTED]
         + [("u64", "")]
+        + [("baseline", d.value) for d in UNSOUND]
     )
     return sorted(every, key=lambda j: -COST.get(j, 0.05))
 
@@ -134,6 +146,7 @@ def _run_all(workers: int) -> Report:
     obligations["u64"] = done[("u64", "")]
     matrix = {d.value: done[("matrix", d.value)] for d in DESIGNS}
     bugs = {b.name: done[("bug", b.name)] for b in PLANTED}
+    baselines = {d.value: t for d in UNSOUND if (t := done[("baseline", d.value)]) is not None}
     own = 0.0 if workers <= 1 else time.process_time() - c0
     return Report(obligations, matrix, bugs, time.perf_counter() - t0,
-                  sum(job_cpu.values()) + own, job_cpu)
+                  sum(job_cpu.values()) + own, job_cpu, baselines)

@@ -1,0 +1,119 @@
+"""Shortest counterexamples for the designs that fail with every assumption held.
+
+``needs.*`` traces (``proofs.obligations.assumption_drops``) show what each
+assumption protects in the sound designs; the unsound designs have no
+assumption to drop — they fail in the verdict matrix's baseline column, with
+A1–A4 all held.  This module gives each of them its shortest baseline trace,
+so that SPEC.md can draw the failure the as-of cut was introduced to fix.
+A hazard column only lifts assumptions, so the baseline trace witnesses
+every cell of an unsound design's row.
+
+Run as a job of ``proofs.run`` (a fresh process per job: a solver's model,
+hence the trace, depends on the z3 context's history).
+
+:func:`cell_traces` does the same for single matrix cells that no
+``needs.*`` or baseline trace witnesses (``asofcut.pictures`` asks for them):
+the cell's own query, deepened to its shortest witness.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import z3
+
+from model.designs import Capture, Design
+
+from .encode import ALL, CAP, Config, State, Step, Variant
+from .obligations import HAZARDS, UNSOUND, Goal, over_count, shortest, under_count_except
+
+#: the label a baseline trace carries where a ``needs.*`` trace names its dropped assumption
+BASELINE = "nothing (A1–A4 all held)"
+
+
+def baseline_trace(design: Design) -> dict[str, Any] | None:
+    """The shortest over-count of ``design`` with every soundness assumption held."""
+    if design not in UNSOUND:
+        raise ValueError(f"{design.value} is sound under A1–A4: it has no baseline trace")
+    trace, _ = shortest(Variant(design), ALL - {"A5"}, over_count)
+    if trace is not None:
+        trace["assumption_dropped"] = BASELINE
+    return trace
+
+
+# --------------------------------------------------------------------------
+# One violating matrix cell's own shortest trace
+# --------------------------------------------------------------------------
+
+Cell = tuple[str, str, str]  # (design, column, verdict)
+
+
+def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | None, bool,
+                                                      tuple[str, ...]]:
+    """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions.
+
+    Mirrors ``proofs.obligations.verdict`` (a test holds the two together: the
+    bounded queries built from this setup give every cell its matrix verdict).
+    """
+    h = None if column == "none" else HAZARDS[column]
+    base = ALL - {"A5"}
+    if h is not None and h.broken is not None:
+        base = base - {h.broken}
+    if design is Design.EXACT_CUT:
+        base = base - {"A1"}
+    excl = tuple(e for e in ("H4", "H5b", "epoch") if h is None or e != h.gap)
+    return base, (None if h is None else h.cap), (h is not None and h.fresh_list), excl
+
+
+def _cell_extra(cap: Capture | None, fresh_list: bool,
+                ) -> Callable[[list[State], list[Step], Config], z3.BoolRef]:
+    def extra(states: list[State], steps: list[Step], cfg: Config) -> z3.BoolRef:
+        parts = [z3.BoolVal(True)]
+        if cap is not None:
+            parts.append(cfg.cap == CAP[cap])
+        if fresh_list:
+            parts.append(z3.Not(cfg.stale))
+        return z3.And(parts)
+
+    return extra
+
+
+def cell_goal(design: Design, column: str, verdict: str) -> tuple[frozenset[str], Goal,
+                                                                  Callable[..., z3.BoolRef]]:
+    """The query whose witness shows the cell's verdict: an over-count for ``cex``, an
+    under-count outside the column's exclusions for ``under-count``."""
+    base, cap, fresh, excl = cell_setup(design, column)
+    goal: Goal = over_count if verdict == "cex" else under_count_except(excl)
+    return base, goal, _cell_extra(cap, fresh)
+
+
+def cell_trace(cell: Cell) -> dict[str, Any] | None:
+    """The shortest trace of one violating cell."""
+    design, column, verdict = cell
+    d = Design(design)
+    base, goal, extra = cell_goal(d, column, verdict)
+    trace, _ = shortest(Variant(d), base, goal, extra=extra)
+    if trace is not None:
+        trace["assumption_dropped"] = f"column {column}"
+    return trace
+
+
+def _job(cell: Cell) -> tuple[Cell, dict[str, Any] | None]:
+    return cell, cell_trace(cell)
+
+
+@functools.cache
+def cell_traces(cells: tuple[Cell, ...], workers: int = 2) -> dict[Cell, dict[str, Any] | None]:
+    """Each cell's shortest trace, one fresh process per cell (as ``proofs.run``, so a
+    trace does not depend on what the process solved before)."""
+    if not cells:
+        return {}
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["proofs.obligations"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                             max_tasks_per_child=1) as pool:
+        return dict(pool.map(_job, cells))
