@@ -29,7 +29,15 @@ import z3
 from model.designs import Capture, Design
 
 from .encode import ALL, CAP, Config, State, Step, Variant
-from .obligations import HAZARDS, UNSOUND, Goal, over_count, shortest, under_count_except
+from .obligations import (
+    HAZARDS,
+    RECORDS_READ,
+    UNSOUND,
+    Goal,
+    over_count,
+    shortest,
+    under_count_except,
+)
 
 #: the label a baseline trace carries where a ``needs.*`` trace names its dropped assumption
 BASELINE = "nothing (A1–A4 all held)"
@@ -63,7 +71,7 @@ def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | N
     base = ALL - {"A5"}
     if h is not None and h.broken is not None:
         base = base - {h.broken}
-    if design is Design.EXACT_CUT:
+    if design in RECORDS_READ:
         base = base - {"A1"}
     excl = tuple(e for e in ("H4", "H5b", "epoch") if h is None or e != h.gap)
     return base, (None if h is None else h.cap), (h is not None and h.fresh_list), excl

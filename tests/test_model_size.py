@@ -82,8 +82,10 @@ def test_admits_reads_no_signature_per_row(monkeypatch: pytest.MonkeyPatch) -> N
         raise AssertionError("inspect.signature called per row")
 
     monkeypatch.setattr(inspect, "signature", forbidden)
-    row = RowFacts(in_memory=True, generation=1, append_index=0, visible=True, epoch=1)
-    cut = ShardCut(active_generation=1, active_batch_count=1, epoch=1, observed=((1, 1),))
+    row = RowFacts(in_memory=True, generation=1, append_index=0, visible=True, epoch=1,
+                   wal_position=1)
+    cut = ShardCut(active_generation=1, active_batch_count=1, epoch=1, observed=((1, 1),),
+                   wal_ranges=((1, 2),))
     assert all(admits(d, row, cut) for d in Design)
     assert not admits(Design.AS_OF_CUT, row, ShardCut(1, 0))
 
