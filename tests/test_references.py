@@ -144,7 +144,8 @@ def test_no_dangling_reference_anywhere() -> None:
 
 def test_well_formed_references_resolve() -> None:
     text = (
-        'see docs/SEMANTICS.md "Reading" and `docs/SPEC.md`, "Appendix: real Lance (pylance 14.0.2)";\n'
+        'see docs/SEMANTICS.md "Reading" and `docs/SPEC.md`, '
+        '"Appendix: real Lance (pylance 14.0.2)";\n'
         'SEMANTICS.md "Crash, close and reopen" is a prefix of its heading;\n'
         "tests/test_proofs_encode.py::test_u64_table_matches_python, model/designs.py, README.md\n"
     )
