@@ -56,7 +56,8 @@ class Budget:
     """
 
     steps: int
-    chunk_examples: int = 25
+    #: small chunks keep the overshoot past ``steps`` small (at most one chunk)
+    chunk_examples: int = 10
     step_count: int = 25  # ``stateful_step_count``: rule steps per test case at most
 
 

@@ -11,7 +11,9 @@ this module minimises that script directly, each attempt one cheap replay:
    (delta debugging); deleting an arm deletes the checks of its cut, and the
    later arms' numbers move down so every check still names its own arm;
 2. **simplify** what is left, one step at a time: a batch loses rows, an arm
-   loses the write that landed inside it, a two-phase read loses moves;
+   loses the write that landed inside it, a two-phase read loses moves or
+   becomes one of them, and a write becomes a freeze of its shard (an
+   auto-freeze takes several writes; an explicit freeze is one step);
 3. repeat while anything changed.
 
 An attempt is kept only if its replay fails with the same kind of finding
@@ -93,12 +95,17 @@ def simpler(step: Step) -> Iterator[Step]:
             for i in range(len(keys)):
                 rest = keys[:i] + keys[i + 1:]
                 yield (kind, rest[0] if len(rest) == 1 else rest)
+    if kind in ("put", "delete"):
+        first = step[1] if isinstance(step[1], int) else step[1][0]
+        yield ("freeze", first)
     elif kind == "arm" and len(step) > 1 and step[1] is not None:
         yield ("arm", None)
     elif kind == "two_phase":
         ops = tuple(step[1])
         for i in range(len(ops)):
             yield ("two_phase", ops[:i] + ops[i + 1:])
+        for op in ops:  # the read itself may be noise around the move that matters
+            yield tuple(op)
         for i, (op, keys) in enumerate(ops):
             for s in simpler((op, keys)):
                 yield ("two_phase", ops[:i] + (s,) + ops[i + 1:])
