@@ -49,7 +49,11 @@ PACKAGES: dict[str, Package] = {
         ("tests/test_impl_designs.py", "tests/test_impl_block_list_differential.py",
          "tests/test_impl_lifecycle.py", "tests/test_impl_errors.py",
          "tests/test_impl_reopen.py", "tests/test_hostile_input.py",
-         "tests/test_impl_lance_scenarios.py"),
+         "tests/test_impl_lance_scenarios.py",
+         *(f"tests/test_reliability_threads.py::{t}" for t in (
+             "test_a_release_between_arm_and_check_is_explained_as_h4",
+             "test_a_compaction_between_arm_and_check_is_explained_as_h5b",
+             "test_an_under_count_for_no_named_reason_is_unexplained"))),
     ),
     "model": Package(
         ("model/state.py", "model/events.py", "model/designs.py", "model/read.py",
