@@ -251,3 +251,18 @@ def test_an_empty_prefix_has_the_pk_columns_type() -> None:
     m.store.append(rows([1, 2]).to_batches()[0], 1, visible=True)
     assert m.pk_slice(1, 1).type == pa.int64() and len(m.pk_slice(1, 1)) == 0
     assert m.pk_slice(0, 1).to_pylist() == [1, 2]
+
+
+def test_the_arm_reports_every_pk_it_delivered_a_version_of(make_wal) -> None:
+    """observed_pks holds tombstoned keys too (a deleted key was delivered: as a delete)."""
+    wal = make_wal(base_ids=[1, 2, 3])
+    empty = wal.scanner("as_of_cut").scan(with_base=False)
+    assert empty.table.num_rows == 0 and empty.table.schema == wal.schema
+    assert empty.observed_pks.type == pa.int64() and len(empty.observed_pks) == 0
+    s = wal.shard("s")
+    s.put(rows([1, 4], "new"))
+    s.delete([2])
+    arm = wal.scanner("as_of_cut").scan()  # with the base by default
+    assert sorted(arm.observed_pks.to_pylist()) == [1, 2, 4]
+    assert arm.table.column("id").to_pylist() == [1, 3, 4]
+    assert wal.scanner("as_of_cut").scan(with_base=False).table.column("id").to_pylist() == [1, 4]
