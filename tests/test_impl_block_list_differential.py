@@ -167,7 +167,7 @@ GRID_STATES: dict[str, tuple[MemWalOptions, list[tuple[str, str, list[int]]]]] =
     "lagged, retained": (
         MemWalOptions(visibility="lagged", release="explicit"),
         [("put", "s0", [1, 2]), ("publish", "s0", []), ("put", "s0", [3]), ("freeze", "s0", []),
-         ("put", "s0", [4, 5]), ("mark_wal_flushed", "s0", []), ("put", "s0", [1])]),
+         ("put", "s0", [4, 5]), ("mark_wal_flushed", "s0", []), ("put", "s0", [11])]),
     "released, reopened": (
         MemWalOptions(release="at_flush"),
         [("put", "s1", [1, 2, 3]), ("freeze", "s1", []), ("flush", "s1", []),
