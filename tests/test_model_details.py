@@ -152,3 +152,75 @@ def test_a4_fails_on_a_crash_even_when_the_arm_saw_no_shard() -> None:
     arm = observe(st_)
     crashed = run(st_, [("crash", {})])
     assert not a4_no_epoch_change(arm, capture(Design.AS_OF_CUT, arm), crashed, ())
+
+
+def test_bad_writes_are_refused_with_what_was_wrong() -> None:
+    from model.state import ModelError
+
+    with pytest.raises(ModelError, match="bad shard id 'bad id!'"):
+        put(initial(), "bad id!", (("a", 1),))
+    with pytest.raises(ModelError, match="empty batch or null primary key"):
+        put(initial(), "s", ())
+    with pytest.raises(ModelError, match="empty batch or null primary key"):
+        put(initial(), "s", (("a", 1), (None, 2)))
+    with pytest.raises(ValueError, match="'read arm' is a read"):
+        step(initial(), "read arm")
+
+
+def test_put_auto_freezes_at_the_threshold_and_not_before() -> None:
+    st_ = initial(config=Config(max_memtable_batches=2))
+    one = put(st_, "s", (("a", 1),))
+    two = put(one, "s", (("b", 2),))
+    assert one.shard("s").active.number == 1  # type: ignore[union-attr]
+    s = two.shard("s")
+    assert s is not None and s.active.number == 2 and s.active.committed == 0
+    assert [(g.number, g.status) for g in s.generations] == [(1, Status.FROZEN),
+                                                             (2, Status.ACTIVE)]
+
+
+def test_publish_of_one_generation_leaves_the_others_alone() -> None:
+    st_ = run(initial(config=Config(lagged=True)), [
+        ("put", {"shard": "s", "batch": (("a", 1),)}), ("freeze", {"shard": "s"}),
+        ("put", {"shard": "s", "batch": (("b", 2),)})])
+    from model.state import publish
+
+    s = publish(st_, "s", 1).shard("s")
+    assert s is not None
+    assert [(g.number, g.visible) for g in s.generations] == [(1, 1), (2, 0)]
+
+
+def test_compaction_of_one_shard_merges_its_rows_and_deletes_into_base() -> None:
+    st_ = run(initial({"x": "old", "y": "old"}), [
+        ("put", {"shard": "s", "batch": (("a", 1),)}),
+        ("delete", {"shard": "t", "pks": ("x",)}),
+        ("put", {"shard": "t", "batch": (("y", 2),)}),
+        *[(e, {"shard": sh}) for sh in ("s", "t") for e in ("freeze", "flush")],
+    ])
+    done = run(st_, [("compact", {"shard": "t"})])
+    assert done.base_rows() == {"y": 2}
+    t, s = done.shard("t"), done.shard("s")
+    assert t is not None and s is not None
+    assert t.compacted_through == 1 and s.compacted_through == 0
+    assert [g.status for g in s.generations if g.number == 1] == [Status.SSTABLE]
+    # a crash leaves compacted generations compacted (only retained ones move to disk)
+    crashed = run(done, [("crash", {})]).shard("t")
+    assert crashed is not None and crashed.generation(1).status is Status.COMPACTED  # type: ignore[union-attr]
+
+
+def test_after_scan_reads_nothing_again_once_the_epoch_changed() -> None:
+    from model.designs import Capture
+
+    st_ = put(initial(), "s", (("a", 1),))
+    arm = observe(st_)
+    later = run(st_, [("put", {"shard": "s", "batch": (("b", 2),)}), ("crash", {})])
+    cut = capture(Design.AS_OF_CUT, arm, Capture.AFTER_SCAN, later=later).get("s")
+    assert cut is not None and cut.active_batch_count == 1
+    grown = put(st_, "s", (("b", 2),))
+    cut = capture(Design.AS_OF_CUT, arm, Capture.AFTER_SCAN, later=grown).get("s")
+    assert cut is not None and cut.active_batch_count == 2  # same epoch: read again (H1)
+
+
+def test_a_wal_position_cut_with_nothing_read_from_memory_is_zero() -> None:
+    st_ = put(initial(config=Config(lagged=True)), "s", (("a", 1),))
+    cut = capture(Design.WAL_POSITION_MAP, observe(st_)).get("s")
+    assert cut is not None and cut.wal_position == 0
