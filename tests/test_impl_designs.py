@@ -292,3 +292,71 @@ def test_pinned_cut_survives_crash_replay_and_a_later_compaction(make_wal) -> No
     assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, True, False]
     exact = again.scanner("exact_cut")
     assert exact.scan(with_base=False).cut.shards["s"].writer_epoch == 2
+
+
+def test_capture_visible_count_is_the_snapshot_count_not_a_later_one(make_wal) -> None:
+    """A write between the scan and the capture changes nothing under visible_count (A1)."""
+    wal = make_wal()
+    s = wal.shard("s")
+    s.put(rows([1]))
+    arm = wal.scanner("as_of_cut", "visible_count").scan(
+        between_scan_and_capture=lambda: s.put(rows([2])))
+    assert arm.cut.shards["s"] == AsOfCut(1, 1)
+
+
+def test_wal_position_cut_is_one_past_the_highest_visible_position_read(make_wal) -> None:
+    wal = make_wal(visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))  # committed, invisible: nothing read from memory
+    assert wal.scanner("wal_position_map").scan().cut.shards["s"] == WalPositionCut(0)
+    s.publish()
+    s.put(rows([2]))
+    s.publish()
+    s.put(rows([3]))  # WAL position 3, invisible
+    assert wal.scanner("wal_position_map").scan().cut.shards["s"] == WalPositionCut(3)
+
+
+def test_two_phase_result_carries_every_piece_it_was_judged_on(make_wal) -> None:
+    wal = make_wal(base_ids=[1, 2])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    res = wal.two_phase_read("as_of_cut", between=lambda: s.put(rows([3], "late")))
+    assert res.arm.table.column("id").to_pylist() == [1]
+    assert res.base.column("id").to_pylist() == [1, 2]
+    assert res.superseded.to_pylist() == [True, False]
+    # the check's own snapshot, later than the arm's: it holds the late write
+    assert res.check.shards["s"].active.committed == 2
+
+
+def test_cuts_are_hashable_values() -> None:
+    a = Cut("as_of_cut", {"s": AsOfCut(1, 2), "t": AsOfCut(3, 0)})
+    b = Cut("as_of_cut", {"t": AsOfCut(3, 0), "s": AsOfCut(1, 2)})
+    assert hash(a) == hash(b) and len({a, b, Cut("as_of_cut", {"s": AsOfCut(1, 3)})}) == 2
+    assert hash(Cut("exact_cut", {"s": ExactCut(1, ((1, 2),))})) == hash(
+        Cut("exact_cut", {"s": ExactCut(1, {1: 2})}))
+
+
+def test_an_empty_prefix_has_the_pk_columns_type() -> None:
+    from impl.memtable import MemTable
+
+    empty = MemTable(1, "id")
+    assert empty.pk_slice(0, 0).type == pa.null()  # no batch yet: no type to know
+    m = MemTable(1, "id")
+    m.store.append(rows([1, 2]).to_batches()[0], 1, visible=True)
+    assert m.pk_slice(1, 1).type == pa.int64() and len(m.pk_slice(1, 1)) == 0
+    assert m.pk_slice(0, 1).to_pylist() == [1, 2]
+
+
+def test_the_arm_reports_every_pk_it_delivered_a_version_of(make_wal) -> None:
+    """observed_pks holds tombstoned keys too (a deleted key was delivered: as a delete)."""
+    wal = make_wal(base_ids=[1, 2, 3])
+    empty = wal.scanner("as_of_cut").scan(with_base=False)
+    assert empty.table.num_rows == 0 and empty.table.schema == wal.schema
+    assert empty.observed_pks.type == pa.int64() and len(empty.observed_pks) == 0
+    s = wal.shard("s")
+    s.put(rows([1, 4], "new"))
+    s.delete([2])
+    arm = wal.scanner("as_of_cut").scan()  # with the base by default
+    assert sorted(arm.observed_pks.to_pylist()) == [1, 2, 4]
+    assert arm.table.column("id").to_pylist() == [1, 3, 4]
+    assert wal.scanner("as_of_cut").scan(with_base=False).table.column("id").to_pylist() == [1, 4]

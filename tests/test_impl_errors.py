@@ -145,26 +145,31 @@ def test_bad_input_raises_typed_error_and_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "names"),
     [
-        lambda: AsOfCut(-1, 0),
-        lambda: AsOfCut(1, -1),
-        lambda: AsOfCut(True, 0),
-        lambda: AsOfCut(1, 2**64),
-        lambda: AsOfCut(1.0, 0),  # type: ignore[arg-type]
-        lambda: ExactCut(1, ((0, 1),)),
-        lambda: ExactCut(1, ((1, 1), (1, 2))),
-        lambda: ExactCut(1, ((1,),)),  # type: ignore[arg-type]
-        lambda: WalPositionCut(-3),
-        lambda: Cut("nope", {}),
-        lambda: Cut("live_tier", {"s": AsOfCut(1, 1)}),
-        lambda: Cut("as_of_cut", {"bad id!": AsOfCut(1, 1)}),
-        lambda: Cut("as_of_cut", [("s", AsOfCut(1, 1))]),  # type: ignore[arg-type]
+        (lambda: AsOfCut(-1, 0), "AsOfCut.active_generation=-1"),
+        (lambda: AsOfCut(1, -1), "AsOfCut.active_batch_count=-1"),
+        (lambda: AsOfCut(True, 0), "AsOfCut.active_generation must be an int"),
+        (lambda: AsOfCut(1, 2**64), "AsOfCut.active_batch_count=18446744073709551616"),
+        (lambda: AsOfCut(1.0, 0), "AsOfCut.active_generation must be an int"),  # type: ignore[arg-type]
+        (lambda: ExactCut(-1, ()), "ExactCut.writer_epoch=-1"),
+        (lambda: ExactCut(1, ((0, 1),)), "ExactCut generation=0 is outside [1,"),
+        (lambda: ExactCut(1, ((1, -2),)), "ExactCut batch count=-2"),
+        (lambda: ExactCut(1, ((1, 1), (1, 2))), "ExactCut.observed repeats a generation: [1, 1]"),
+        (lambda: ExactCut(1, ((1,),)), "ExactCut.observed item (1,) is not a pair"),  # type: ignore[arg-type]
+        (lambda: WalPositionCut(-3), "WalPositionCut.wal_position=-3"),
+        (lambda: Cut("nope", {}), "unknown cut design 'nope'"),
+        (lambda: Cut("live_tier", {"s": AsOfCut(1, 1)}), "carries no entries"),
+        (lambda: Cut("as_of_cut", {"bad id!": AsOfCut(1, 1)}), "invalid shard id 'bad id!'"),
+        (lambda: Cut("as_of_cut", [("s", AsOfCut(1, 1))]), "must be a mapping, got list"),  # type: ignore[arg-type]
     ],
 )
-def test_malformed_cuts_are_rejected_on_construction(make: Callable[[], object]) -> None:
-    with pytest.raises(MalformedCutError):
+def test_malformed_cuts_are_rejected_on_construction(make: Callable[[], object],
+                                                     names: str) -> None:
+    """Rejected with a message that names the field and the bad value."""
+    with pytest.raises(MalformedCutError) as info:
         make()
+    assert names in str(info.value)
 
 
 def test_cuts_accept_the_extremes() -> None:

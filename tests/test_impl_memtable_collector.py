@@ -1,0 +1,95 @@
+"""MemTable prefixes and the collector's snapshot, at the unit level.
+
+A batch-count bound must become the right row-position bound for any prefix
+[start, stop), before and after the cached columns are extended, and empty
+ranges keep their column types.  The collector labels each in-memory
+generation and source with its shard and role.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from conftest import SCHEMA, rows
+
+from impl import AsOfCut, Cut, MemWal, MemWalOptions
+from impl.collector import collect
+from impl.memtable import MemTable
+
+BATCHES = [[1, 2], [3], [4, 5, 6]]
+
+
+def memtable(batches: list[list[int]] = BATCHES) -> MemTable:
+    m = MemTable(3, "id")
+    for i, ids in enumerate(batches):
+        m.store.append(rows(ids).to_batches()[0], 10 + i, visible=True)
+    return m
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "pks", "ai", "row"),
+    [
+        (0, 1, [1, 2], [0, 0], [0, 1]),
+        (1, 2, [3], [1], [0]),
+        (1, 3, [3, 4, 5, 6], [1, 2, 2, 2], [0, 0, 1, 2]),
+        (2, 3, [4, 5, 6], [2, 2, 2], [0, 1, 2]),
+        (0, 9, [1, 2, 3, 4, 5, 6], [0, 0, 1, 2, 2, 2], [0, 1, 0, 0, 1, 2]),
+        (1, 1, [], [], []),
+        (2, 1, [], [], []),
+    ],
+)
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm cache"])
+def test_a_batch_prefix_is_the_right_row_slice(start: int, stop: int, pks: list[int],
+                                               ai: list[int], row: list[int], warm: bool) -> None:
+    m = memtable()
+    if warm:
+        m.pk_slice(0, 3)
+    got_ai, got_row = m.id_slice(start, stop)
+    assert m.pk_slice(start, stop).to_pylist() == pks
+    assert (got_ai.to_pylist(), got_row.to_pylist()) == (ai, row)
+    assert got_ai.type == got_row.type == pa.int64()
+    assert m.pk_slice(start, stop).type == pa.int64()
+
+
+def test_the_cached_columns_extend_with_later_batches() -> None:
+    m = memtable(BATCHES[:2])
+    assert m.id_slice(0, 2)[0].to_pylist() == [0, 0, 1]  # cache covers 2 batches
+    m.store.append(rows([4, 5, 6]).to_batches()[0], 12, visible=True)
+    ai, row = m.id_slice(0, 3)
+    assert ai.to_pylist() == [0, 0, 1, 2, 2, 2] and row.to_pylist() == [0, 1, 0, 0, 1, 2]
+    assert m.pk_slice(1, 3).to_pylist() == [3, 4, 5, 6]
+
+
+def test_wal_positions_and_the_test_only_map() -> None:
+    assert MemTable(1, "id").max_wal_position() == 0
+    m = memtable()
+    assert m.max_wal_position() == 12 and m.wal_positions(2) == [10, 11]
+    assert m.mapped_count == 0 and m.wal_batch_mapping == {}  # nothing mapped until marked
+
+
+def test_the_collector_labels_sources_with_shard_and_role(tmp_path: Path) -> None:
+    wal = MemWal.create(tmp_path / "t", SCHEMA, "id", MemWalOptions(release="explicit"))
+    s = wal.shard("s")
+    for ids in ([1], [2], [3]):
+        s.put(rows(ids))
+        s.freeze()
+    s.flush()  # generation 1: retained
+    s.flush()  # generation 2: retained
+    s.release(1)  # generation 1: SSTable only
+    sources = collect(wal._tier).shards["s"]
+    assert [(m.generation, m.role) for m in sources.memtables] == [
+        (2, "retained"), (3, "frozen"), (4, "active")]
+    assert [sst.generation for sst in sources.sstables] == [1]
+    assert {m.shard for m in sources.memtables} | {x.shard for x in sources.sstables} == {"s"}
+    assert sources.active.generation == 4
+
+
+def test_a_cut_keeps_its_own_immutable_copy_of_the_entries() -> None:
+    entries = {"s": AsOfCut(1, 1)}
+    cut = Cut("as_of_cut", entries)
+    entries["t"] = AsOfCut(2, 0)
+    assert dict(cut.shards) == {"s": AsOfCut(1, 1)}
+    with pytest.raises(TypeError):
+        cut.shards["u"] = AsOfCut(0, 0)  # type: ignore[index]
