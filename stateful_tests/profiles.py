@@ -63,7 +63,7 @@ class Budget:
 
 #: the gate's budget (``test_matrix.py``, ``asofcut verify``): every violating
 #: cell is found well inside it on every seed tried (``asofcut matrix --seeds 10``)
-GATE = Budget(steps=1500)
+GATE = Budget(steps=1200)
 
 
 def register() -> None:
