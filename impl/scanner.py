@@ -88,8 +88,15 @@ class LsmScanner:
         self,
         with_base: bool = True,
         between_scan_and_capture: Callable[[], None] | None = None,
+        *,
+        observe: bool = True,
     ) -> ScanResult:
-        """The read arm: newest row per PK, its observation and its cut."""
+        """The read arm: newest row per PK, its observation and its cut.
+
+        ``observe=False`` is a plain read: the rows only, with an empty observation
+        and no observed PKs (what a reader that will run no check needs; it skips
+        the per-row bookkeeping that the arm's check relies on).
+        """
         tier = self._tier
         sources = collect(tier)
         schema = tier.schema
@@ -101,8 +108,9 @@ class LsmScanner:
             read += [t for m in shard.memtables if (t := m.memtable.rows(m.visible)) is not None]
             for t in read:
                 parts.append(t.select([*schema.internal.names, GENERATION, APPEND_INDEX, ROW]))
-                obs.append(_observation(shard.shard, t))
-                pks.append(t.column(schema.pk).combine_chunks())
+                if observe:
+                    obs.append(_observation(shard.shard, t))
+                    pks.append(t.column(schema.pk).combine_chunks())
         if with_base:
             parts.append(_base_part(sources.base.table, schema.internal))
         if not parts:

@@ -260,7 +260,7 @@ class ImplBackend:
         )
 
     def scan(self) -> dict[int, str]:
-        return _rows(self.wal.scanner("live_tier").scan(with_base=True).table)
+        return _rows(self.wal.scanner("live_tier").scan(with_base=True, observe=False).table)
 
     def _arm_view(self, r: Any) -> ArmView:
         obs = r.observation

@@ -360,3 +360,16 @@ def test_the_arm_reports_every_pk_it_delivered_a_version_of(make_wal) -> None:
     assert sorted(arm.observed_pks.to_pylist()) == [1, 2, 4]
     assert arm.table.column("id").to_pylist() == [1, 3, 4]
     assert wal.scanner("as_of_cut").scan(with_base=False).table.column("id").to_pylist() == [1, 4]
+
+
+def test_a_plain_read_returns_the_arms_rows_without_its_bookkeeping(make_wal) -> None:  # type: ignore[no-untyped-def]
+    """``scan(observe=False)``: the same newest rows, no observation, no observed PKs."""
+    wal = make_wal(base_ids=[1, 2, 3])
+    s = wal.shard("s")
+    s.put(rows([1, 4], "new"))
+    s.delete([2])
+    arm = wal.scanner().scan()
+    plain = wal.scanner().scan(observe=False)
+    assert plain.table.to_pylist() == arm.table.to_pylist()
+    assert arm.observation.num_rows == 3 and sorted(arm.observed_pks.to_pylist()) == [1, 2, 4]
+    assert plain.observation.num_rows == 0 and plain.observed_pks.to_pylist() == []
