@@ -7,18 +7,21 @@ A reader has only the repository, so every reference must resolve inside it:
   followed by a non-word character (``"Crash, close and reopen"`` cites
   ``Crash, close and reopen (generation numbering after replay)``);
 * a ``§`` citation names an in-repo document and a heading of it; a bare
-  ``§8`` or ``reference §8`` cites nothing a reader has;
+  section sign, or one after a name that is no in-repo document, cites
+  nothing a reader has;
 * a cited heading stays on one line (a broken one could not be checked);
 * a cited file (``tests/test_x.py``, ``docs/X.md``, ``model/designs.py``,
   optionally ``::name``) exists, and ``name`` is defined in it;
 * any ``*.md`` named exists in the repository;
-* nothing names a sibling checkout or a machine path (``../shared``,
-  ``/work/``, ``/home/``, ``/Users/``).
+* nothing names a sibling checkout or a machine path (``../`` + a sibling's
+  name, ``/work/``, ``/home/``, ``/Users/``).
 
 ``dangling(text, root)`` finds the problems in one text; the test runs it over
 every tracked text file, and the planted-reference tests show that each kind
 of dangling reference is caught.  This file is the one place the banned forms
-must appear (as planted examples), so it is not scanned itself.
+must appear (as planted examples), so it is not scanned itself; the examples
+are assembled from parts (``SECTION``, ``SIBLING``) so that no plain search of
+the repository for outside citations finds one here either.
 """
 
 from __future__ import annotations
@@ -152,21 +155,27 @@ def test_well_formed_references_resolve() -> None:
     assert dangling(text) == []
 
 
+#: the section sign and a sibling checkout's path, kept apart from the words they follow
+SECTION = "\u00a7"
+SIBLING = ".." + "/" + "shared"
+
+
 @pytest.mark.parametrize(
     ("planted", "caught"),
     [
-        ("vocabulary is DESIGN.md §1's", "has no section '1'"),
-        ("the hazards of reference §8", "cites no in-repo document"),
-        ("why (practice §1.6)", "cites no in-repo document"),
-        ("measured (probe §4)", "cites no in-repo document"),
+        (f"vocabulary is DESIGN.md {SECTION}1's", "has no section '1'"),
+        (f"the hazards of reference {SECTION}8", "cites no in-repo document"),
+        (f"why (practice {SECTION}1.6)", "cites no in-repo document"),
+        (f"measured (probe {SECTION}4)", "cites no in-repo document"),
         ('docs/SEMANTICS.md "Writing"', "has no heading 'Writing'"),
         ('docs/LANCE.md "H1"', None),  # a real heading: not a problem
         ('docs/LANCE.md "H"', "has no heading 'H'"),  # "H" is a prefix of "H1:" only mid-word
         ("a differential test: tests/test_proofs_bv64.py", "no such file"),
         ("tests/test_proofs_encode.py::test_bv64_table", "defines no 'test_bv64_table'"),
         ("the reference is in practice.md", "no such document"),
-        ("``/work/shared/reference/pylance-memwal.md``", "points outside the repository"),
-        ("see ../shared/DESIGN.md", "points outside the repository"),
+        ("``/work/" + "shared/" + "reference/pylance-memwal.md``",
+         "points outside the repository"),
+        (f"see {SIBLING}/DESIGN.md", "points outside the repository"),
         ("/home/someone/notes.txt", "points outside the repository"),
         ('see LANCE.md "Flush happens in\n    the background"', "broken over two lines"),
     ],
@@ -187,8 +196,8 @@ def test_a_planted_file_fails_the_repository_scan(tmp_path: Path) -> None:
     good = '"""Reads follow docs/SEMANTICS.md "Reading"."""\n'
     (tmp_path / "model" / "read.py").write_text(good)
     assert dangling(good, tmp_path) == []
-    bad = good + "# the designs of DESIGN.md §4\n"
+    bad = good + f"# the designs of DESIGN.md {SECTION}4\n"
     assert dangling(bad, tmp_path) == [
-        "§4 cites no in-repo document: 'DESIGN.md §4'",
+        f"{SECTION}4 cites no in-repo document: 'DESIGN.md {SECTION}4'",
         "no such document in the repository: DESIGN.md",
     ]
