@@ -30,14 +30,13 @@ from model.designs import Capture, Design
 
 from .encode import ALL, CAP, Config, State, Step, Variant
 from .obligations import (
-    HAZARDS,
-    RECORDS_READ,
     UNSOUND,
     Goal,
     over_count,
     shortest,
     under_count_except,
 )
+from .obligations import cell_setup as cell_setup  # a cell's setup: the matrix verdict's own
 
 #: the label a baseline trace carries where a ``needs.*`` trace names its dropped assumption
 BASELINE = "nothing (A1–A4 all held)"
@@ -58,23 +57,6 @@ def baseline_trace(design: Design) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------
 
 Cell = tuple[str, str, str]  # (design, column, verdict)
-
-
-def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | None, bool,
-                                                      tuple[str, ...]]:
-    """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions.
-
-    Mirrors ``proofs.obligations.verdict`` (a test holds the two together: the
-    bounded queries built from this setup give every cell its matrix verdict).
-    """
-    h = None if column == "none" else HAZARDS[column]
-    base = ALL - {"A5"}
-    if h is not None and h.broken is not None:
-        base = base - {h.broken}
-    if design in RECORDS_READ:
-        base = base - {"A1"}
-    excl = tuple(e for e in ("H4", "H5b", "epoch") if h is None or e != h.gap)
-    return base, (None if h is None else h.cap), (h is not None and h.fresh_list), excl
 
 
 def _cell_extra(cap: Capture | None, fresh_list: bool,

@@ -744,14 +744,25 @@ def verdict(v: Variant, hazard: str | None) -> tuple[str, float]:
     ``under-count``: an observed, present row the check misses outside the
     exclusions the column keeps; else ``proved`` (both UNSAT at depth ``K``).
     """
+    return _verdict_query(v, *cell_setup(v.design, "none" if hazard is None else hazard))
+
+
+def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | None, bool,
+                                                      tuple[str, ...]]:
+    """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions.
+
+    ``column`` is a ``HAZARDS`` key or ``"none"`` (the baseline).  The one place
+    a cell's question is built: ``verdict`` asks it, and ``proofs.cells`` asks
+    the same question for the cell's own shortest trace.
+    """
+    h = Hazard(None, None, None, "baseline") if column == "none" else HAZARDS[column]
     base = ALL - {"A5"}
-    h = Hazard(None, None, None, "baseline") if hazard is None else HAZARDS[hazard]
-    excl = [e for e in ("H4", "H5b", "epoch") if e != h.gap]
     if h.broken is not None:
         base = base - {h.broken}
-    if v.design in RECORDS_READ:
+    if design in RECORDS_READ:
         base = base - {"A1"}  # the cut records what the scan read
-    return _verdict_query(v, base, h.cap, h.fresh_list, tuple(excl))
+    excl = tuple(e for e in ("H4", "H5b", "epoch") if e != h.gap)
+    return base, h.cap, h.fresh_list, excl
 
 
 def verdict_matrix() -> tuple[dict[str, dict[str, str]], float]:
