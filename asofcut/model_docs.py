@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from model import designs as d
 from model.designs import GENERATION_RULES, Capture, Design, Rel, Source
 from model.events import EVENTS
-from model.invariants import ASSUMPTIONS
+from model.hazards import ASSUMPTIONS, broken_by
+from model.invariants import HOLDS
 
 #: What each design's cut carries and what a shard absent from it means.
 DESIGN_NOTES: dict[Design, tuple[str, str, str]] = {
@@ -79,12 +80,15 @@ def designs() -> str:
 
 
 def assumptions() -> str:
-    """A1–A5 (model/invariants.py), with the predicate that checks each."""
+    """The assumption table (model/hazards.py), with the hazards that break each
+    (computed from the hazard table) and the model predicate that checks it."""
     body = [
-        [a.name, a.statement, a.protects, a.hazards, f"`{a.holds.__name__}`"]
-        for a in ASSUMPTIONS
+        [a.name, a.statement, a.protects, a.owner, a.requirement,
+         ", ".join(broken_by(a.name)) or "—", f"`{HOLDS[a.name].__name__}`"]
+        for a in ASSUMPTIONS.values()
     ]
-    return _table(["", "assumption", "protects", "broken by", "predicate"], body)
+    return _table(["", "assumption", "protects", "who must make it true", "requirement",
+                   "broken by (hazard columns)", "model predicate"], body)
 
 
 SECTIONS: dict[str, Callable[[], str]] = {

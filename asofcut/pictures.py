@@ -62,7 +62,7 @@ def _drawn() -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str, str]]
     fits gets its own shortest trace (``proofs.cells.cell_traces``).
     """
     from proofs.cells import cell_traces
-    from proofs.obligations import HAZARDS
+    from model.hazards import HAZARDS
     from proofs.run import run_all
 
     rep = run_all()
@@ -81,8 +81,8 @@ def _drawn() -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str, str]]
                 rows.append((design, col, verdict, file_name(base),
                              "fails with every assumption held"))
                 continue
-            if hz is not None and hz.broken is not None:
-                label = hz.broken + (f" ({hz.cap.value})" if hz.cap is not None else "")
+            if hz is not None and hz.breaks is not None:
+                label = hz.breaks + (f" ({hz.capture.value})" if hz.breaks == "A1" else "")
                 t = by_name.get(f"{design}:needs.{label}")
                 stale = t is not None and any(e.get("stale_sstable_list") for e in t["events"])
                 if t is not None and not (hz.fresh_list and stale):

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stateful_tests.hazards import MACHINE_TO_PROOF_HAZARD, PROOF_TO_MACHINE_VERDICT
+from stateful_tests.hazards import PROOF_TO_MACHINE_VERDICT
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine_cpu += cell.cpu
         if not as_expected(cell, want[(d, h)]):
             off_expectation.append(f"{d} × {h}: {cell.label} (expected {want[(d, h)]})")
-        proof_h = MACHINE_TO_PROOF_HAZARD.get(h, h)
-        raw = report.matrix.get(d, {}).get(proof_h)
+        raw = report.matrix.get(d, {}).get(h)
         proof = PROOF_TO_MACHINE_VERDICT.get(raw) if raw is not None else None
         found[(d, h)] = Agreement(d, h, proof, cell.verdict, cell.steps)
         left[h] -= 1

@@ -48,11 +48,14 @@ class Capture(enum.StrEnum):
     reads exactly that prefix.  ``LEN`` takes ``batch_store.len()`` (committed,
     not necessarily visible: hazard H2).  ``AFTER_SCAN`` reads the visible
     count again after the scan, when more may have become visible (H1).
+    ``INCLUSIVE_POSITION`` is an older cursor's ``max visible position + 1``,
+    which is 1 when nothing was visible: it claims batch 0 (H8).
     """
 
     VISIBLE_COUNT = "visible_count"
     LEN = "len"
     AFTER_SCAN = "after_scan"
+    INCLUSIVE_POSITION = "inclusive_position"
 
 
 class Source(enum.StrEnum):

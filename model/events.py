@@ -55,16 +55,22 @@ def _invisible_tail(g: state.Generation) -> bool:
     return g.in_memory and g.visible < g.committed
 
 
-def _frozen(g: state.Generation) -> bool:
-    return g.status is Status.FROZEN
-
-
 def _retained(g: state.Generation) -> bool:
     return g.status is Status.RETAINED
 
 
 def _on_disk(g: state.Generation) -> bool:
     return g.status in (Status.SSTABLE, Status.RETAINED)
+
+
+def _pending(st: State, shard: str) -> bool:
+    s = st.shard(shard)
+    return s is not None and s.durable_wal < s.next_wal - 1
+
+
+def _flushable(st: State, shard: str) -> bool:
+    s = st.shard(shard)
+    return s is not None and any(state._flushable(s, g) for g in s.generations)
 
 
 EVENTS: dict[str, Event] = {
@@ -100,11 +106,24 @@ EVENTS: dict[str, Event] = {
             "H3: sealed before fully visible",
         ),
         Event(
-            "flush", state.flush, _shard_has(_frozen),
-            (Status.FROZEN,), Status.RETAINED, "a frozen memtable exists",
-            "oldest frozen: tail published, SSTable g written with its row ids; "
+            "flush", state.flush, _flushable,
+            (Status.FROZEN,), Status.RETAINED, "a frozen memtable whose flush did not fail",
+            "oldest such: WAL synced, tail published, SSTable g written with its row ids; "
             "release='at_flush' also releases it in the same step",
             "H4 (with release at flush)",
+        ),
+        Event(
+            "fail flush", state.fail_flush, _flushable,
+            (), None, "a frozen memtable whose flush did not fail",
+            "its flush fails: it stays frozen and served; with flush_skip later flushes "
+            "pass it by (else the next flush retries it)",
+            "H14: a crash then does not replay it",
+        ),
+        Event(
+            "sync", state.sync, _pending,
+            (), None, "WAL writes pending (durable_after_visible)",
+            "every WAL write so far lands: durable",
+            "H9: rows served before this are lost by a crash",
         ),
         Event(
             "release", state.release, _shard_has(_retained),
@@ -120,8 +139,8 @@ EVENTS: dict[str, Event] = {
         ),
         Event(
             "crash", state.crash, _always, (Status.ACTIVE, Status.FROZEN), Status.ACTIVE, "none",
-            "epoch + 1; retained → sstable only; unflushed WAL replayed into ONE active "
-            "memtable at 1 + highest flushed generation, all visible",
+            "epoch + 1; retained → sstable only; durable WAL after the highest flushed "
+            "generation replayed into ONE active memtable there, all visible",
             "H7: generations renumbered, G and G+1 collapse",
         ),
         Event(

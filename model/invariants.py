@@ -6,17 +6,15 @@
   the write but may hand it a new id (H7) — the arm still delivered its PK.
 * ``tightness``: every observed row that is still there is admitted, or its
   shortfall carries a named reason (an under-count: a duplicate, not a loss).
-* ``ASSUMPTIONS``: A1–A5 (docs/LANCE.md "When the cut never over-counts") over
-  (arm, cut, check state, names of the events in between).  A1–A4 are what
-  ``as_of_cut`` needs for soundness; A5 is what it needs to avoid the H4
-  under-count.  ``exact_cut`` needs only A1; ``pinned_cut`` needs none and
-  has no exclusion (its reader pins the base version instead).
+* ``HOLDS``: a check per assumption of ``model.hazards.ASSUMPTIONS`` (where
+  each is stated, with what it protects and who must make it true) over (arm,
+  cut, check state, names of the events in between).  Which assumptions each
+  design's soundness rests on is the proofs' result, not written here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from model.designs import Capture, Design
@@ -42,6 +40,7 @@ class Shortfall(NamedTuple):
 RELEASED = "released"  # H4: SSTable g >= A, in-memory copy gone
 COMPACTED = "compacted"  # H5b: merged into base, not a candidate any more
 EPOCH_CHANGED = "epoch changed"  # H7 under exact_cut: the cut is void
+NO_PK_INDEX = "no PK index"  # H11: V-FTW's memtables without an index block nothing
 UNEXPLAINED = "unexplained"
 
 
@@ -68,6 +67,9 @@ def _reason(design: Design, cut: Cut, check: State, r: Row) -> str:
     shard_cut, shard = cut.get(r.id.shard), check.shard(r.id.shard)
     if r.status is Status.COMPACTED:
         return COMPACTED
+    if (design is Design.FRESH_TIER_WATERMARK and not check.config.memtable_pk_index
+            and r.status is not Status.SSTABLE):
+        return NO_PK_INDEX
     if design is Design.EXACT_CUT and shard_cut and shard and shard_cut.epoch != shard.epoch:
         return EPOCH_CHANGED
     if shard_cut and r.status is Status.SSTABLE and r.id.generation >= shard_cut.active_generation:
@@ -87,7 +89,7 @@ def verdict(design: Design, arm: Observation, cut: Cut, check: State) -> str:
 
 
 # --------------------------------------------------------------------------
-# Assumptions A1–A5 (docs/LANCE.md "When the cut never over-counts").
+# Assumption checks (stated in model.hazards.ASSUMPTIONS).
 # --------------------------------------------------------------------------
 
 Check = Callable[[Observation, Cut, State, Sequence[str]], bool]
@@ -109,15 +111,18 @@ def a2_lower_fully_visible(arm: Observation, cut: Cut, check: State, ev: Sequenc
     )
 
 
-def a3_same_sources(arm: Observation, cut: Cut, check: State, ev: Sequence[str]) -> bool:
-    """The check sees no shard outside the cut and no generation below A the arm did not read."""
+def a3_shards(arm: Observation, cut: Cut, check: State, ev: Sequence[str]) -> bool:
+    """The check sees no shard outside the cut."""
+    return all(cut.get(sid) is not None for sid, _ in check.shards)
+
+
+def a3_sstables(arm: Observation, cut: Cut, check: State, ev: Sequence[str]) -> bool:
+    """The check sees no generation below A (of a shard in the cut) the arm did not read."""
     for sid, s in check.shards:
         sc = cut.get(sid)
-        if sc is None:
-            return False
-        read = {n for n, _ in sc.observed}
+        read = {n for n, _ in sc.observed} if sc is not None else set()
         below = {g.number for g in s.generations if g.status is not Status.COMPACTED}
-        if any(n < sc.active_generation and n not in read for n in below):
+        if sc is not None and any(n < sc.active_generation and n not in read for n in below):
             return False
     return True
 
@@ -140,59 +145,19 @@ def a5_active_still_in_memory(arm: Observation, cut: Cut, check: State, ev: Sequ
     return True
 
 
-@dataclass(frozen=True)
-class Assumption:
-    """One condition, what it protects, and the hazards that break it."""
-
-    name: str
-    statement: str
-    protects: str  # "soundness" or "tightness"
-    hazards: str
-    holds: Check
-
-
-ASSUMPTIONS: tuple[Assumption, ...] = (
-    Assumption(
-        "A1",
-        "N (and every count in the cut) is the visible count the arm scanned, "
-        "read no later than the scan's own capture.",
-        "soundness",
-        "H1 (after_scan), H2 (len), H8",
-        a1_count_is_what_was_read,
-    ),
-    Assumption(
-        "A2",
-        "Every generation below the active one was fully visible when the arm ran.",
-        "soundness",
-        "H3, H13 (tombstone in a frozen tail)",
-        a2_lower_fully_visible,
-    ),
-    Assumption(
-        "A3",
-        "The check sees the arm's shard set and no generation below A the arm did not read.",
-        "soundness",
-        "H6 (shard born after the arm), H5a",
-        a3_same_sources,
-    ),
-    Assumption(
-        "A4",
-        "No writer epoch change or WAL replay happened between arm and check.",
-        "soundness",
-        "H7, H9",
-        a4_no_epoch_change,
-    ),
-    Assumption(
-        "A5",
-        "The arm's active generation is still in memory at the check (or grace > 0).",
-        "tightness",
-        "H4",
-        a5_active_still_in_memory,
-    ),
-)
+#: assumption (``model.hazards.ASSUMPTIONS``, where each is stated) → its check here
+HOLDS: dict[str, Check] = {
+    "A1": a1_count_is_what_was_read,
+    "A2": a2_lower_fully_visible,
+    "A3-shards": a3_shards,
+    "A3-sstables": a3_sstables,
+    "A4": a4_no_epoch_change,
+    "A5": a5_active_still_in_memory,
+}
 
 
 def assumptions(
     arm: Observation, cut: Cut, check: State, ev: Sequence[str] = ()
 ) -> dict[str, bool]:
     """Which of A1–A5 hold for this arm, cut and check state."""
-    return {a.name: a.holds(arm, cut, check, ev) for a in ASSUMPTIONS}
+    return {name: holds(arm, cut, check, ev) for name, holds in HOLDS.items()}

@@ -15,8 +15,9 @@ Three questions, three functions, each over plain ``State``s:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from model.designs import PINS_BASE, Capture, Design, RowFacts, ShardCut, admits
@@ -24,9 +25,11 @@ from model.state import (
     IN_MEMORY,
     TOMBSTONE,
     Generation,
+    ModelError,
     Pk,
     Row,
     RowId,
+    Shard,
     State,
     Status,
     rows,
@@ -45,7 +48,7 @@ class Observation:
         return frozenset(r.id for r in self.seen)
 
     @property
-    def identities(self) -> frozenset[tuple[str, int, int]]:
+    def identities(self) -> frozenset[tuple[str, int, int, Pk, object]]:
         return frozenset(r.identity for r in self.seen)
 
     @property
@@ -85,6 +88,8 @@ def _active_count(shard: str, g: Generation, variant: Capture, later: State) -> 
     """
     if variant is Capture.LEN:
         return g.committed  # batch_store.len(): committed, maybe not visible (H2)
+    if variant is Capture.INCLUSIVE_POSITION:
+        return max(g.visible, 1)  # max visible position + 1, position 0 by default (H8)
     if variant is Capture.AFTER_SCAN:
         s = later.shard(shard)
         now = s.generation(g.number) if s is not None else None
@@ -109,17 +114,35 @@ def wal_ranges(positions: Iterable[int]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def split_view(sstables_at: State, memtables_at: State) -> State:
+    """The snapshot of an arm that lists SSTables at one instant, memtables at a later one (H5a).
+
+    A generation flushed (and released) in between is in neither list.
+    """
+    out = []
+    for sid, s in memtables_at.shards:
+        old = sstables_at.shard(sid)
+        listed = [g for g in old.generations if not g.in_memory] if old is not None else []
+        out.append((sid, s.with_generations([*listed, *(g for g in s.generations
+                                                          if g.in_memory)])))
+    return replace(memtables_at, shards=tuple(out))
+
+
 def capture(
     design: Design,
     arm: Observation,
     variant: Capture = Capture.VISIBLE_COUNT,
     later: State | None = None,
+    *,
+    recount: bool = False,
 ) -> Cut:
     """The cut ``design`` carries from ``arm`` to the check.
 
     Every field of ``ShardCut`` is filled for every shard the arm saw; each
     design's predicate reads only its own fields.  ``live_tier`` carries none.
-    ``variant`` changes only ``active_batch_count`` (AsOfCut's N).
+    ``variant`` changes only ``active_batch_count`` (AsOfCut's N).  ``recount``:
+    every in-memory count is read again at ``later`` (an arm whose cut reads
+    visibility at another instant than its scan, H15).
     """
     if design is Design.LIVE_TIER:
         return Cut()
@@ -131,15 +154,24 @@ def capture(
         if later is not None and again is not None and again.epoch == s.epoch:
             then = later
         read = [g for g in s.generations if g.status is not Status.COMPACTED]
+        if recount and again is not None and then is later:
+            read = [_again(g, again) for g in read]
         counts = {g.number: _read(g) for g in read}
         wal = [w + 1 for g in read if g.in_memory for w in g.wal[: counts[g.number]]]
         observed = tuple(sorted(counts.items()))
         ranges = wal_ranges(w for g in read for w in g.wal[: counts[g.number]])
-        a = s.active
+        a = next(g for g in read if g.number == s.active.number)
         n = _active_count(sid, a, variant, then)
         out.append((sid, ShardCut(a.number, n, s.epoch, observed, max(wal, default=0),
                                   ranges, s.compacted_through)))
     return Cut(tuple(out))
+
+
+def _again(g: Generation, shard: Shard) -> Generation:
+    """``g`` as read again in ``shard``, if it is still in memory there."""
+    now = shard.generation(g.number)
+    return replace(g, batches=now.batches, wal=now.wal, visible=now.visible) if (
+        g.in_memory and now is not None and now.in_memory) else g
 
 
 def facts(state: State, row: Row) -> RowFacts:
@@ -171,17 +203,42 @@ def candidates(state: State, design: Design | None = None) -> list[Row]:
 
 def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
     """Candidate rows ``design`` admits under ``cut`` at ``state``."""
+    unindexed = design is Design.FRESH_TIER_WATERMARK and not state.config.memtable_pk_index
     return [
         r
         for r in candidates(state, design)
         if admits(design, facts(state, r), cut.get(r.id.shard))
+        and not (unindexed and r.status in IN_MEMORY)  # H11: no PK index, blocks nothing
     ]
 
 
-def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk]) -> frozenset[Pk]:
-    """The model's ``contains_pks_as_of(pks, cut)``: PKs with an admitted row (tombstones count)."""
+def pk_hash(pk: Pk, bits: int) -> int:
+    """V-AsOf's PK hash, cut to ``bits`` bits: blake2b-64 of the key's bytes (H10).
+
+    An int is its 8 bytes little-endian signed; a string its UTF-8 bytes.
+    """
+    raw = pk.encode() if isinstance(pk, str) else int(pk).to_bytes(8, "little", signed=True)  # type: ignore[call-overload]
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") >> (64 - bits)
+
+
+def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk], *,
+               same_width: bool = True) -> frozenset[Pk]:
+    """The model's ``contains_pks_as_of(pks, cut)``: PKs with an admitted row (tombstones count).
+
+    ``as_of_cut`` under ``pk_hash_bits`` answers by hash (H10); probes of another
+    integer width match nothing when the check does not coerce them (H12).
+    """
+    if not same_width:
+        if state.config.probe_key_types != "lance":
+            raise ModelError("probe keys of another type than the primary key")
+        return frozenset()
     wanted = set(pks)
-    return frozenset(r.pk for r in admitted(design, cut, state) if r.pk in wanted)
+    found = {r.pk for r in admitted(design, cut, state)}
+    bits = state.config.pk_hash_bits
+    if design is Design.AS_OF_CUT and bits is not None:
+        hashes = {pk_hash(pk, bits) for pk in found}
+        return frozenset(pk for pk in wanted if pk_hash(pk, bits) in hashes)
+    return frozenset(found & wanted)
 
 
 def newest(read: Iterable[Row]) -> dict[Pk, object]:
@@ -222,10 +279,12 @@ def two_phase(
     cut: Cut,
     check: State,
     base: Mapping[Any, object] | None = None,
+    *,
+    same_width: bool = True,
 ) -> TwoPhase:
     """Arm → cut; base read (``check_base`` unless given); check of the base PKs; merge."""
     base = check_base(design, arm, check) if base is None else dict(base)
-    members = membership(design, cut, check, base)
+    members = membership(design, cut, check, base, same_width=same_width)
     kept = {pk: v for pk, v in base.items() if pk not in members}
     return TwoPhase(
         fresh=newest(arm.seen),

@@ -82,6 +82,8 @@ class Shard:
     generations: tuple[Generation, ...] = (Generation(1, Status.ACTIVE),)
     compacted_through: int = 0
     next_wal: int = 1  # WAL positions are 1-based per shard, as Lance's entries (SEMANTICS)
+    durable_wal: int = 0  # WAL positions up to here are durable (H9: the rest a crash loses)
+    failed: tuple[int, ...] = ()  # generations whose flush failed and were skipped (H14)
 
     @property
     def active(self) -> Generation:
@@ -101,6 +103,11 @@ class Config:
     lagged: bool = False  # visibility="lagged": batches wait for publish
     release_at_flush: bool = True  # release="at_flush" (grace = 0) vs "explicit"
     max_memtable_batches: int | None = None  # auto-freeze threshold M
+    durable_after_visible: bool = False  # H9: a put is durable only at the next sync
+    flush_skip: bool = False  # H14: later flushes skip a generation whose flush failed
+    pk_hash_bits: int | None = None  # H10: as_of_cut's membership by a w-bit PK hash
+    memtable_pk_index: bool = True  # H11: False: V-FTW's memtables block nothing
+    probe_key_types: str = "strict"  # H12: "lance": keys of another width match nothing
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,10 @@ class RowId(NamedTuple):
 
 class Row(NamedTuple):
     """One row with what is known of it now.  Its identity is the *write*:
-    ``(shard, WAL position, row in batch)``.  Flush and compaction keep the id
+    ``(shard, WAL position, row in batch, key, value)``.  Flush and compaction keep the id
     too; a replay keeps the write but may hand it a new id (H7), and it is
-    still the row the arm read (its PK was delivered)."""
+    still the row the arm read (its PK was delivered).  A position freed by a
+    crash (H9) names another write once reused: the key and value tell them apart."""
 
     id: RowId
     wal: int
@@ -146,8 +154,10 @@ class Row(NamedTuple):
     visible: bool
 
     @property
-    def identity(self) -> tuple[str, int, int]:
-        return (self.id.shard, self.wal, self.id.row)
+    def identity(self) -> tuple[str, int, int, Pk, object]:
+        # the key and value too: a write lost before it was durable frees its WAL
+        # position, and a later write there is another write (H9)
+        return (self.id.shard, self.wal, self.id.row, self.pk, self.op)
 
 
 def rows(state: State) -> Iterator[Row]:
@@ -188,7 +198,9 @@ def put(state: State, shard: str, batch: Batch) -> State:
     if not state.config.lagged:
         a = replace(a, visible=a.committed)
     others = [g for g in s.generations if g.number != a.number]
-    new = _set(state, shard, replace(s.with_generations([*others, a]), next_wal=s.next_wal + 1))
+    durable = s.durable_wal if state.config.durable_after_visible else s.next_wal
+    new = _set(state, shard, replace(s.with_generations([*others, a]), next_wal=s.next_wal + 1,
+                                     durable_wal=durable))
     limit = state.config.max_memtable_batches
     return freeze(new, shard) if limit is not None and a.committed >= limit else new
 
@@ -220,12 +232,36 @@ def freeze(state: State, shard: str) -> State:
     return _set(state, shard, s.with_generations([*rest, frozen, fresh]))
 
 
-def flush(state: State, shard: str) -> State:
-    """Write the oldest frozen generation as an SSTable (tail published first)."""
+def sync(state: State, shard: str) -> State:
+    """The shard's pending WAL writes land: every position so far is durable (H9)."""
     s = state.shard(shard)
-    frozen = [g for g in s.generations if g.status is Status.FROZEN] if s else []
+    return state if s is None else _set(state, shard, replace(s, durable_wal=s.next_wal - 1))
+
+
+def fail_flush(state: State, shard: str) -> State:
+    """The oldest frozen generation's flush fails: it stays frozen, in memory (H14).
+
+    Under ``flush_skip`` (Lance) later flushes pass it by; otherwise the next
+    flush retries it, so a failure changes nothing.
+    """
+    s = state.shard(shard)
+    frozen = [g.number for g in s.generations if _flushable(s, g)] if s else []
+    if not frozen or not state.config.flush_skip:
+        return state
+    return _set(state, shard, replace(s, failed=(*s.failed, frozen[0])))
+
+
+def _flushable(s: Shard, g: Generation) -> bool:
+    return g.status is Status.FROZEN and g.number not in s.failed
+
+
+def flush(state: State, shard: str) -> State:
+    """Write the oldest flushable frozen generation as an SSTable (tail published first)."""
+    s = state.shard(shard)
+    frozen = [g for g in s.generations if _flushable(s, g)] if s else []
     if not frozen:
         return state
+    state = sync(state, shard)  # an SSTable makes its rows durable: the WAL lands first
     oldest = frozen[0].number
     to = Status.SSTABLE if state.config.release_at_flush else Status.RETAINED
 
@@ -280,8 +316,12 @@ def crash(state: State, shard: str | None = None) -> State:
             if g not in lost
         ]
         current = 1 + max((g.number for g in kept), default=0)
-        batches = tuple(b for g in lost for b in g.batches)
-        wal = tuple(w for g in lost for w in g.wal)
-        active = Generation(current, Status.ACTIVE, batches, wal, visible=len(batches))
-        state = _set(state, sid, replace(s, epoch=s.epoch + 1).with_generations([*kept, active]))
+        # replay starts past the newest flushed generation (H14: a skipped one is not
+        # replayed) and stops at the last durable WAL write (H9: the rest never landed)
+        replay = [(b, w) for g in lost if g.number > current - 1 for b, w in zip(
+            g.batches, g.wal, strict=True) if w <= s.durable_wal]
+        active = Generation(current, Status.ACTIVE, tuple(b for b, _ in replay),
+                            tuple(w for _, w in replay), visible=len(replay))
+        state = _set(state, sid, replace(s, epoch=s.epoch + 1, next_wal=s.durable_wal + 1,
+                                         failed=()).with_generations([*kept, active]))
     return state

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .encode import Bug
-from .obligations import HAZARDS, KMAX, K
+from .obligations import COLUMNS, HAZARDS, KMAX, K
 from .run import run_all
 
 TRACES_PATH = Path(__file__).resolve().parent / "traces.json"
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for e in r.trace["events"]:
                     print(f"         {e['n']}. {e['text']}")
     print("\nVERDICT MATRIX (design × hazard)")
-    cols = ["none", *HAZARDS]
+    cols = list(COLUMNS)
     print("  " + f"{'design':21}" + "".join(f"{c:>15}" for c in cols))
     for d, row in rep.matrix.items():
         print("  " + f"{d:21}" + "".join(f"{row[c]:>15}" for c in cols))

@@ -544,7 +544,7 @@ def alphabet(w: World, setup: Setup, pk: object) -> Iterator[Ev]:
         if not enabled(w, setup, name):
             continue
         if name == "arm":
-            yield from ((name, cap.value, False) for cap in Capture)
+            yield from ((name, cap.value, False) for cap in e.CAPTURES)
         else:
             yield (name, None, False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .encode import ASSUMPTIONS, BUG_TRANSITION, DIVERGENCES, Bug
-from .obligations import HAZARDS, KMAX, K
+from .obligations import COLUMNS, HAZARDS, KMAX, K
 from .run import run_all
 
 
@@ -34,14 +34,14 @@ def obligations() -> str:
 def verdict_matrix() -> str:
     """design × hazard, each cell computed by the solver."""
     rep = run_all()
-    cols = ["none", *HAZARDS]
+    cols = list(COLUMNS)
     rows = [[d, *[row[c] for c in cols]] for d, row in rep.matrix.items()]
     legend = "".join(
-        f"- **{h}** ({hz.note}): drops {hz.broken or '—'}"
+        f"- **{h}** ({hz.title}): drops {hz.breaks or '—'}"
         + (" (arm-side manifest skew only; the check's SSTable list stays current)"
            if hz.fresh_list else "")
         + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "") + "\n"
-        for h, hz in HAZARDS.items()
+        for h, hz in HAZARDS.items() if h in COLUMNS
     )
     words = (f"Each cell: `cex` = an over-count (missing row) within K = {K} events; "
              f"`under-count` = no over-count, but an observed row the check misses "

@@ -37,11 +37,12 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import z3
 
 from model.designs import Capture, Design, Rel, Source, Verdict
+from model.hazards import HAZARDS, solver_columns
 
 from .encode import (
     ALL,
@@ -677,33 +678,9 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
 # Verdict matrix
 # --------------------------------------------------------------------------
 
-class Hazard(NamedTuple):
-    """One column of the verdict matrix: the baseline with one thing lifted."""
-
-    broken: str | None  # the assumption the column drops
-    cap: Capture | None  # the arm's capture, pinned
-    gap: str | None  # the tightness exclusion the column turns into a gap
-    note: str
-    fresh_list: bool = False  # the check's SSTable list is current (no stale list)
-
-
-#: hazard → what the column lifts.  H5 is split (docs/LANCE.md "H5", a and b):
-#: H5a is the arm-side manifest skew only (the check's list stays current, so
-#: the stale-list half of ``A3-sstables`` stays assumed); H5b is compaction
-#: between arm and check with a consistent arm snapshot (every assumption held,
-#: the ``H5b`` exclusion lifted), the state machine's H5 column.
-HAZARDS: dict[str, Hazard] = {
-    "H1": Hazard("A1", Capture.AFTER_SCAN, None, "N re-read after the scan"),
-    "H2": Hazard("A1", Capture.LEN, None, "N = batch_store.len()"),
-    "H3": Hazard("A2", None, None, "frozen tail invisible at the arm"),
-    "H4": Hazard("A5", None, "H4", "cut's generation flushed and released"),
-    "H5a": Hazard("A3-sstables", None, None,
-                  "arm reads the manifest before its memtable refs", fresh_list=True),
-    "H5b": Hazard(None, None, "H5b", "compaction between arm and check, consistent arm"),
-    "H6": Hazard("A3-shards", None, None, "shard absent from the cut"),
-    "H7": Hazard("A4", None, "epoch", "crash/replay renumbers"),
-    "H13": Hazard("A2", None, None, "tombstone in an invisible frozen tail (rows = tombstones)"),
-}
+#: the columns: ``model.hazards.HAZARDS`` (the one hazard table); the solver
+#: computes a verdict for the rows with ``solver`` set, the baseline first.
+COLUMNS: tuple[str, ...] = solver_columns()
 DESIGNS = tuple(Design)
 
 #: the matrix's words
@@ -737,44 +714,45 @@ def _verdict_query(v: Variant, base: frozenset[str], cap: Capture | None, fresh_
     return "unknown", t1 + t2
 
 
-def verdict(v: Variant, hazard: str | None) -> tuple[str, float]:
-    """Solver-computed verdict of one design under one hazard (None: baseline).
+def verdict(v: Variant, column: str = "baseline") -> tuple[str, float]:
+    """Solver-computed verdict of one design under one column (``HAZARDS`` key).
 
     ``cex``: an over-count (a missing row) within ``K`` events; else
     ``under-count``: an observed, present row the check misses outside the
     exclusions the column keeps; else ``proved`` (both UNSAT at depth ``K``).
     """
-    return _verdict_query(v, *cell_setup(v.design, "none" if hazard is None else hazard))
+    return _verdict_query(v, *cell_setup(v.design, column))
 
 
 def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | None, bool,
                                                       tuple[str, ...]]:
     """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions.
 
-    ``column`` is a ``HAZARDS`` key or ``"none"`` (the baseline).  The one place
-    a cell's question is built: ``verdict`` asks it, and ``proofs.cells`` asks
+    Read from the column's row of ``model.hazards.HAZARDS`` (``breaks``,
+    ``capture``, ``fresh_list``, ``gap``) and nothing else.  The one place a
+    cell's question is built: ``verdict`` asks it, and ``proofs.cells`` asks
     the same question for the cell's own shortest trace.
     """
-    h = Hazard(None, None, None, "baseline") if column == "none" else HAZARDS[column]
+    h = HAZARDS[column]
     base = ALL - {"A5"}
-    if h.broken is not None:
-        base = base - {h.broken}
+    if h.breaks is not None:
+        base = base - {h.breaks}
     if design in RECORDS_READ:
         base = base - {"A1"}  # the cut records what the scan read
     excl = tuple(e for e in ("H4", "H5b", "epoch") if e != h.gap)
-    return base, h.cap, h.fresh_list, excl
+    return base, h.capture, h.fresh_list, excl
 
 
 def verdict_matrix() -> tuple[dict[str, dict[str, str]], float]:
-    """design → hazard → verdict, plus the total solve time."""
+    """design → column → verdict, plus the total solve time."""
     out: dict[str, dict[str, str]] = {}
     total = 0.0
     for d in DESIGNS:
         row: dict[str, str] = {}
-        for h in (None, *HAZARDS):
+        for h in COLUMNS:
             verd, dt = verdict(Variant(d), h)
             total += dt
-            row[h or "none"] = verd
+            row[h] = verd
         out[d.value] = row
     return out, total
 

@@ -19,8 +19,8 @@ from model.designs import Design
 from . import bv64
 from .encode import Bug, Variant
 from .obligations import (
+    COLUMNS,
     DESIGNS,
-    HAZARDS,
     PLANTED,
     SOUND,
     UNSOUND,
@@ -35,7 +35,7 @@ class Report:
     """Everything ``asofcut prove`` prints."""
 
     obligations: dict[str, list[Result]]  # design value (and "u64") → results
-    matrix: dict[str, dict[str, str]]  # design → hazard ("none" = baseline) → verdict
+    matrix: dict[str, dict[str, str]]  # design → column (model.hazards) → verdict
     bugs: dict[str, tuple[bool, list[str], float]]  # bug name → detected, failures, time
     wall: float
     cpu: float = 0.0  # CPU seconds: the jobs' (in their workers) plus this process's
@@ -81,8 +81,8 @@ def _run_job(job: tuple[str, str]) -> Any:
         return baseline_trace(Design(arg))
     if kind == "matrix":
         row = {}
-        for h in (None, *HAZARDS):
-            row[h or "none"] = verdict(Variant(Design(arg)), h)[0]
+        for h in COLUMNS:
+            row[h] = verdict(Variant(Design(arg)), h)[0]
         return row
     from .obligations import planted
 

@@ -1,200 +1,110 @@
-"""The hazard columns of the design × hazard matrix, as data (h11 style).
+"""The matrix's columns as the state machine runs them, read from ``model.hazards``.
 
-Each ``Hazard`` says three things and nothing else:
+The hazard table itself (what each column lifts, its impl options, its gates,
+its witness, its shortest scenario) is ``model.hazards.HAZARDS``: this module
+only turns a row into what the machine and the matrix need.
 
-1. **which tier options** the column runs with (visibility, release, the
-   arm's capture variant, the auto-freeze threshold);
-2. **which dangerous moves it unlocks** (``unlocks``), on top of the baseline
-   alphabet.  The baseline alphabet is the full one — put, delete, publish,
-   freeze, flush, release, compact, new shard, crash + reopen, arms, checks,
-   two-phase reads — but the moves that break an assumption (A1–A5)
-   are *gated*: they only run while no cut is outstanding.  A column lifts
-   exactly one gate, so a failure in it is attributable to one hazard;
-3. **a hand-written scenario** on the model (``scenario``), the shortest
-   trace that shows the hazard.  The expected verdict of a cell is derived
-   from it (``expected``): the model's verdict for the column's scenario,
-   joined with the baseline scenario's (a column is baseline + one hazard).
-   Nothing here hard-codes which design fails where.
-
-Gates (names used by the machine):
-
-``new_shard``        a write that creates a shard while a cut is outstanding (H6)
-``release``          release of a retained generation while a cut is outstanding (H4)
-``compact``          compaction while a cut is outstanding (H5b)
-``crash``            crash + reopen while a cut is outstanding (H7)
-``freeze_invisible`` freezing a memtable with an unpublished tail, any time (H3, H13)
-``between_capture``  writes between the arm's scan and its capture (H1)
+* ``impl_options`` / ``model_config``: the row's ``options`` over the
+  machine's defaults (a memtable auto-freezes at 3 batches; a flushed
+  memtable stays in memory until an explicit release), as impl
+  ``MemWalOptions`` keywords and as the model's ``Config``.  ``OPTION_TO_CONFIG``
+  is the one translation between the two vocabularies.
+* ``expected``: a cell's expected verdict, derived from the model: the model's
+  verdict on the column's scenario, joined with the baseline scenario's (a
+  column is the baseline plus one hazard).  Nothing here hard-codes which
+  design fails where.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
-from model.designs import Capture, Design
+from model.designs import Design
 from model.events import run
-from model.invariants import verdict
-from model.read import capture, observe
+from model.hazards import HAZARDS, Hazard
+from model.invariants import soundness, tightness
+from model.read import capture, observe, split_view, two_phase
 from model.state import Config, initial
 
-Ev = tuple[str, dict[str, Any]]
+__all__ = ["DESIGNS", "GATES", "HAZARDS", "Hazard", "expected", "expectation_table",
+           "impl_options", "model_config", "scenario_verdict"]
 
-GATES = frozenset(
-    {"new_shard", "release", "compact", "crash", "freeze_invisible", "between_capture"}
-)
+GATES = frozenset({"new_shard", "release", "compact", "crash", "freeze_invisible",
+                   "between_reads", "flush_fails", "wide_probe"})
 
+#: the machine's tier, before a column's options
+MACHINE_DEFAULTS: dict[str, Any] = {"visibility": "immediate", "release": "explicit",
+                                    "max_memtable_batches": 3}
 
-def _put(pk: str, shard: str = "s") -> Ev:
-    return ("put", {"shard": shard, "batch": ((pk, f"v-{pk}"),)})
-
-
-def _delete(pk: str, shard: str = "s") -> Ev:
-    return ("delete", {"shard": shard, "pks": (pk,)})
-
-
-def _ev(name: str, shard: str = "s") -> Ev:
-    return (name, {"shard": shard})
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A model trace: events before the arm, the arm, events before the check."""
-
-    before: tuple[Ev, ...]
-    after: tuple[Ev, ...]
-    base: dict[str, str] = field(default_factory=dict)
-    config: Config = Config()
-    capture: Capture = Capture.VISIBLE_COUNT
-    #: H1: the count is read again after ``after`` (the scan-to-capture window)
-    capture_later: bool = False
-
-    def verdict(self, design: Design) -> str:
-        """``violation``, ``under-count`` or ``sound``: the model's word on this trace."""
-        t0 = run(initial(self.base, self.config), self.before)
-        arm = observe(t0)
-        t1 = run(t0, self.after)
-        cut = capture(design, arm, self.capture, later=t1 if self.capture_later else None)
-        v = verdict(design, arm, cut, t1)
-        return "VIOLATION" if v.startswith("violation") else (
-            "under-count" if v.startswith("under-count") else "sound"
-        )
-
-
-@dataclass(frozen=True)
-class Hazard:
-    """One matrix column."""
-
-    name: str
-    title: str
-    scenario: Scenario
-    unlocks: frozenset[str] = frozenset()
-    visibility: str = "immediate"
-    release: str = "explicit"
-    capture: str = "visible_count"
-    max_memtable_batches: int | None = 3
-    #: H13: puts are published at once, so only tombstones sit in unpublished tails
-    publish_after_put: bool = False
-    #: the machine counter that must be > 0 when a cell passes (non-vacuity)
-    witness: str = "cut inside a memtable"
-
-    @property
-    def lagged(self) -> bool:
-        return self.visibility == "lagged"
-
-
-LAGGED = Config(lagged=True)
-
-HAZARDS: dict[str, Hazard] = {
-    h.name: h
-    for h in (
-        Hazard(
-            "baseline", "every assumption held",
-            Scenario((_put("a"),), (_put("b"),), base={"b": "old"}),
-        ),
-        Hazard(
-            "H1", "count read after the scan (capture=after_scan)",
-            Scenario((_put("a"),), (_put("b"),), capture=Capture.AFTER_SCAN, capture_later=True),
-            unlocks=frozenset({"between_capture"}), capture="after_scan",
-            witness="write between scan and capture",
-        ),
-        Hazard(
-            "H2", "lagged visibility, count = len()",
-            Scenario((_put("a"), _ev("publish"), _put("b")), (_ev("publish"),),
-                     config=LAGGED, capture=Capture.LEN),
-            visibility="lagged", capture="len", max_memtable_batches=None,
-            witness="arm with committed > visible",
-        ),
-        Hazard(
-            "H3", "lagged frozen tail published after the arm",
-            Scenario((_put("a"), _ev("publish"), _put("b"), _ev("freeze")), (_ev("publish"),),
-                     config=LAGGED),
-            unlocks=frozenset({"freeze_invisible"}), visibility="lagged",
-            max_memtable_batches=None, witness="frozen tail published after the arm",
-        ),
-        Hazard(
-            "H4", "release at flush between arm and check",
-            Scenario((_put("a"),), (_ev("freeze"), _ev("flush"))),
-            release="at_flush", unlocks=frozenset({"release"}),
-            witness="active generation released between arm and check",
-        ),
-        Hazard(
-            "H5", "compaction between arm and check",
-            Scenario((_put("a"), _ev("freeze"), _ev("flush"), _put("b")), (_ev("compact"),),
-                     base={"a": "old"}),
-            unlocks=frozenset({"compact"}), witness="compact between arm and check",
-        ),
-        Hazard(
-            "H6", "shard created after the arm",
-            Scenario((_put("a"),), (_put("x", shard="t"),), base={"x": "old"}),
-            unlocks=frozenset({"new_shard"}), witness="new shard between arm and check",
-        ),
-        Hazard(
-            "H7", "crash + reopen between arm and check (renumbering)",
-            Scenario((_put("a"), _ev("freeze"), _put("b")), (_put("c"), ("crash", {})),
-                     base={"c": "old"}),
-            unlocks=frozenset({"crash"}), witness="crash between arm and check",
-        ),
-        Hazard(
-            "H13", "deletes; a tombstone in a lagged frozen tail",
-            Scenario((_put("x"), _ev("publish"), _delete("a"), _ev("freeze")), (_ev("publish"),),
-                     base={"a": "old"}, config=LAGGED),
-            unlocks=frozenset({"freeze_invisible"}), visibility="lagged",
-            max_memtable_batches=None, publish_after_put=True,
-            witness="tombstone tail published after the arm",
-        ),
-    )
-}  # fmt: skip
+#: impl option → (model ``Config`` field, how its value translates)
+OPTION_TO_CONFIG: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "visibility": ("lagged", lambda v: v == "lagged"),
+    "release": ("release_at_flush", lambda v: v == "at_flush"),
+    "max_memtable_batches": ("max_memtable_batches", lambda v: v),
+    "durability": ("durable_after_visible", lambda v: v == "after_visible"),
+    "flush_failure": ("flush_skip", lambda v: v == "skip"),
+    "pk_hash_bits": ("pk_hash_bits", lambda v: v),
+    "memtable_pk_index": ("memtable_pk_index", lambda v: v),
+    "probe_key_types": ("probe_key_types", lambda v: v),
+}
+#: options of the arm, not of the tier (the model takes them as arguments)
+ARM_OPTIONS = frozenset({"arm_sources", "arm_visibility"})
 
 DESIGNS: tuple[Design, ...] = tuple(Design)
-
-#: machine column → solver column (``proofs.obligations.HAZARDS``; "none" is the
-#: solver's baseline).  The machine's H5 is compaction between arm and check with
-#: an atomic arm snapshot: the solver's H5b (its H5a, manifest skew, has no
-#: machine column: impl collects atomically).  Every other name is the same.
-MACHINE_TO_PROOF_HAZARD = {"baseline": "none", "H5": "H5b"}
 
 #: the solver's words → the machine's words
 PROOF_TO_MACHINE_VERDICT = {"proved": "sound", "cex": "VIOLATION", "under-count": "under-count"}
 
 
-def proof_hazard(hazard: str) -> str:
-    """The solver's column for the machine's column ``hazard``."""
-    return MACHINE_TO_PROOF_HAZARD.get(hazard, hazard)
+def impl_options(h: Hazard) -> dict[str, Any]:
+    """``MemWalOptions`` keywords for the machine's tier under column ``h``."""
+    return {**MACHINE_DEFAULTS, **dict(h.options)}
+
+
+def model_config(options: dict[str, Any], base: Config | None = None) -> Config:
+    """The model's ``Config`` for impl ``options`` (arm options are not the tier's)."""
+    fields = {OPTION_TO_CONFIG[k][0]: OPTION_TO_CONFIG[k][1](v)
+              for k, v in options.items() if k not in ARM_OPTIONS}
+    return replace(base or Config(), **fields)
+
+
+def scenario_verdict(h: Hazard, design: Design) -> str:
+    """``VIOLATION``, ``under-count`` or ``sound``: the model's word on ``h``'s scenario.
+
+    Row level (an admitted row the arm never read; an observed row not
+    admitted) and PK level (a base row dropped whose key the arm never
+    delivered; a base row kept next to a delivered key), the latter being what
+    hash membership (H10) and probe types (H12) change.
+    """
+    sc = h.scenario
+    t0 = run(initial(sc.base, model_config(dict(h.options))), sc.before)
+    mid = run(t0, sc.during)
+    manifest_first = h.option("arm_sources") == "manifest_first"
+    arm = observe(split_view(t0, mid) if manifest_first else t0)
+    later = mid if sc.during and not manifest_first else None
+    cut = capture(design, arm, h.capture, later,
+                  recount=h.option("arm_visibility") == "two_instants")
+    t1 = run(mid, sc.after)
+    pk = two_phase(design, arm, cut, t1, same_width=sc.probe_width == "same")
+    if soundness(design, arm, cut, t1) or pk.missing:
+        return "VIOLATION"
+    if tightness(design, arm, cut, t1) or pk.duplicates:
+        return "under-count"
+    return "sound"
+
 
 _RANK = {"sound": 0, "under-count": 1, "VIOLATION": 2}
 
 
 def expected(design: Design, hazard: Hazard) -> str:
     """The cell's expected verdict: worst of the baseline's and the hazard's scenario."""
-    base = HAZARDS["baseline"].scenario.verdict(design)
-    own = hazard.scenario.verdict(design)
+    base = scenario_verdict(HAZARDS["baseline"], design)
+    own = scenario_verdict(hazard, design)
     return max(base, own, key=_RANK.__getitem__)
 
 
 def expectation_table() -> dict[tuple[str, str], str]:
     """(design, hazard) → expected verdict, for every cell: the one place it is stated."""
     return {(d.value, h.name): expected(d, h) for h in HAZARDS.values() for d in DESIGNS}
-
-
-Verdicter = Callable[[Design, Hazard], str]

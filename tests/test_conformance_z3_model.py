@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from model.designs import Capture
 from model.state import Config
 from proofs import conformance as c
-from proofs.encode import BUG_TRANSITION, OPS, Bug
+from proofs.encode import BUG_TRANSITION, CAPTURES, OPS, Bug
 
 DEPTH = 4
 #: planted bugs whose shortest witness is longer than ``DEPTH`` events: the pinned
@@ -69,7 +69,7 @@ tier_event = st.one_of(
               st.lists(keys, min_size=1, max_size=3).map(tuple), st.booleans()),
     st.tuples(st.sampled_from(c.TIER_EVENTS + ("manifest", "read_n")), st.none(),
               st.just(False)),
-    st.tuples(st.just("arm"), st.sampled_from([cap.value for cap in Capture]), st.just(False)),
+    st.tuples(st.just("arm"), st.sampled_from([cap.value for cap in CAPTURES]), st.just(False)),
 )
 setups = st.builds(
     lambda lagged, grace0, m: c.Setup(Config(lagged=lagged, release_at_flush=grace0,

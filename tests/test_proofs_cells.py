@@ -10,7 +10,7 @@ from model.designs import Design
 from proofs import cells, obligations
 from proofs.encode import Variant
 
-COLUMNS = ["none", *obligations.HAZARDS]
+COLUMNS = list(obligations.COLUMNS)
 
 
 @pytest.mark.parametrize("design", list(Design), ids=lambda d: d.value)
@@ -27,7 +27,7 @@ def test_cell_setup_is_what_the_matrix_verdict_asks(design: Design,
     monkeypatch.setattr(obligations, "_verdict_query", record)
     for col in COLUMNS:
         seen.clear()
-        obligations.verdict(Variant(design), None if col == "none" else col)
+        obligations.verdict(Variant(design), col)
         assert seen == [cells.cell_setup(design, col)], col
 
 
