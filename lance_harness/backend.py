@@ -131,6 +131,12 @@ class LanceBackend:
     def release(self, shard: str) -> None:
         raise Unsupported("release: no grace/release API")
 
+    def fail_flush(self, shard: str) -> None:
+        raise Unsupported("fail_flush: no flush fault injection through pylance")
+
+    def sync(self, shard: str) -> None:
+        raise Unsupported("sync: every pylance write is durable when it returns")
+
     # ------------------------------------------------------------- observations
 
     def shards(self) -> list[str]:

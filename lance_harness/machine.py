@@ -40,6 +40,7 @@ runtime, non-strict xfail after all examples ran -- never a pass, never silently
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -83,18 +84,14 @@ __all__ = [
 def lance_hazard(b: int) -> Hazard:
     """The baseline column with Lance's options: immediate visibility, release at flush, B."""
     base = HAZARDS["baseline"]
-    return Hazard(
-        f"lance_b{b}",
-        f"real Lance, max_memtable_batches={b}",
-        base.scenario,
-        release="at_flush",
-        max_memtable_batches=b,
-    )
+    return replace(base, name=f"lance_b{b}", title=f"real Lance, max_memtable_batches={b}",
+                   options=(("release", "at_flush"), ("max_memtable_batches", b)))
 
 
 def lance_factory(h: Hazard) -> Backend:
-    assert h.max_memtable_batches is not None
-    return LanceBackend(BASE, max_memtable_batches=h.max_memtable_batches)  # type: ignore[return-value]
+    b = h.option("max_memtable_batches")
+    assert isinstance(b, int)
+    return LanceBackend(BASE, max_memtable_batches=b)  # type: ignore[return-value]
 
 
 def lance_rows(rows: Mapping[Hashable, object]) -> dict[int, str | None]:
@@ -114,8 +111,7 @@ class LanceHarness(Harness):
         default: a fresh dataset."""
         super().__init__(Design.AS_OF_CUT, hazard, lance_factory if backend is None else
                          (lambda _: backend))  # fmt: skip
-        assert hazard.max_memtable_batches is not None
-        assert self.state.config == lance_config(hazard.max_memtable_batches)
+        assert self.state.config == lance_config(hazard.option("max_memtable_batches"))
         self.strict = strict
         self.lance: LanceBackend = self.backend  # type: ignore[assignment]
 

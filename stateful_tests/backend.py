@@ -36,7 +36,7 @@ PK = "id"
 
 RULE_MOVES: frozenset[str] = frozenset(
     {"put", "delete", "publish", "freeze", "flush", "release", "compact", "crash_reopen",
-     "arm", "check", "two_phase"}
+     "arm", "check", "two_phase", "sync", "fail_flush"}
 )  # fmt: skip
 """The machine's moves a backend may offer (``Backend.capabilities``): one per rule."""
 
@@ -88,6 +88,8 @@ class Backend(Protocol):
     def publish(self, shard: str) -> None: ...
     def freeze(self, shard: str) -> None: ...
     def flush(self, shard: str) -> None: ...
+    def fail_flush(self, shard: str) -> None: ...  # an injected flush failure (H14)
+    def sync(self, shard: str) -> None: ...  # pending WAL writes land (H9)
     def release(self, shard: str) -> None: ...
     def compact(self) -> None: ...
     def crash_reopen(self) -> None: ...
@@ -97,7 +99,7 @@ class Backend(Protocol):
     def arm(
         self, design: str, capture: str, between: Callable[[], None] | None = None
     ) -> ArmView: ...
-    def check(self, pks: Iterable[int], arm: ArmView) -> frozenset[int]: ...
+    def check(self, pks: Iterable[int], arm: ArmView, *, wide: bool = False) -> frozenset[int]: ...
     def two_phase(
         self, design: str, capture: str, between: Callable[[], None] | None = None
     ) -> TwoPhaseView: ...
@@ -194,23 +196,17 @@ class ImplBackend:
 
     capabilities: frozenset[str] = RULE_MOVES
 
-    def __init__(
-        self,
-        base: dict[int, str],
-        *,
-        visibility: str,
-        release: str,
-        max_memtable_batches: int | None,
-    ) -> None:
+    def __init__(self, base: dict[int, str], **options: Any) -> None:
+        """``options``: ``impl.MemWalOptions`` keywords (the column's, over the machine's)."""
         from impl import MemWal, MemWalOptions
 
         self._dir = Path(tempfile.mkdtemp(prefix="asofcut-sm-", dir=scratch_dir()))
         self._root = self._dir / "t"
-        self._options = MemWalOptions(
-            visibility=visibility,  # type: ignore[arg-type]
-            release=release,  # type: ignore[arg-type]
-            max_memtable_batches=max_memtable_batches,
-        )
+        self._options = MemWalOptions(**options)
+        #: the arm's split point is the H5a/H15 one (SSTable list or counts read again
+        #: after the scan), else H1's (the count read after the scan)
+        self._split = (self._options.arm_sources == "manifest_first"
+                       or self._options.arm_visibility == "two_instants")
         table = pa.table(
             {PK: list(base), "v": list(base.values())}, schema=SCHEMA
         )
@@ -232,6 +228,20 @@ class ImplBackend:
 
     def flush(self, shard: str) -> None:
         self.wal.shard(shard).flush()
+
+    def fail_flush(self, shard: str) -> None:
+        from impl import FlushFailedError
+
+        writer = self.wal.shard(shard)
+        writer.fail_next_flush()
+        try:
+            writer.flush()
+        except FlushFailedError:
+            return
+        raise AssertionError("an injected flush failure did not fail the flush")
+
+    def sync(self, shard: str) -> None:
+        self.wal.shard(shard).sync()
 
     def release(self, shard: str) -> None:
         self.wal.shard(shard).release()
@@ -283,16 +293,20 @@ class ImplBackend:
         self, design: str, capture: str, between: Callable[[], None] | None = None
     ) -> ArmView:
         scanner = self.wal.scanner(design, capture)
+        if self._split:
+            return self._arm_view(scanner.scan(with_base=False, between_reads=between))
         return self._arm_view(scanner.scan(with_base=False, between_scan_and_capture=between))
 
-    def check(self, pks: Iterable[int], arm: ArmView) -> frozenset[int]:
+    def check(self, pks: Iterable[int], arm: ArmView, *, wide: bool = False) -> frozenset[int]:
         keys = list(pks)
         scanner = self.wal.scanner()
         cut: Any = arm.cut
+        # ``wide``: the probe keys arrive as Int32 against the Int64 key column (H12)
+        probe: Any = pa.array(keys, pa.int32()) if wide else keys
         if cut.design == "live_tier":
-            hit = scanner.contains_pks(keys)
+            hit = scanner.contains_pks(probe)
         else:
-            hit = scanner.contains_pks_as_of(keys, cut)
+            hit = scanner.contains_pks_as_of(probe, cut)
         return frozenset(k for k, h in zip(keys, hit.to_pylist(), strict=True) if h)
 
     def two_phase(

@@ -82,7 +82,7 @@ from model import read as mread
 from model.designs import Capture, Design
 from model.events import EVENTS, step
 from model.invariants import tightness
-from model.state import TOMBSTONE, Config, State, Status
+from model.state import TOMBSTONE, State, Status
 from model.state import initial as model_initial
 from stateful_tests.backend import (
     ArmView,
@@ -92,7 +92,7 @@ from stateful_tests.backend import (
     model_cut_key,
     model_stats,
 )
-from stateful_tests.hazards import HAZARDS, Hazard
+from stateful_tests.hazards import HAZARDS, Hazard, impl_options, model_config
 
 SHARDS: tuple[str, ...] = ("s0", "s1", "s2")
 PKS: tuple[int, ...] = tuple(range(6))
@@ -162,10 +162,13 @@ MOVES: dict[str, Move] = {
     "release": Move("release", _always("release"), "_release"),
     "compact": Move("compact", _always("compact"), "_compact", tier_wide=True),
     "crash": Move("crash", _always("crash"), "_crash", tier_wide=True),
+    "sync": Move("sync", _ungated, "_sync"),
+    "fail flush": Move("fail flush", _always("flush_fails"), "_fail_flush"),
 }
 #: gates that hold even with no cut outstanding (freezing an unpublished tail
-#: breaks the assumption for every *later* arm, not only for outstanding ones)
-ALWAYS_GATED = frozenset({"freeze_invisible"})
+#: breaks the assumption for every *later* arm, not only for outstanding ones;
+#: a failed flush is the column's own fault, injected nowhere else)
+ALWAYS_GATED = frozenset({"freeze_invisible", "flush_fails"})
 
 
 def route(pk: int) -> str:
@@ -194,12 +197,7 @@ BackendFactory = Callable[[Hazard], Backend]
 
 
 def impl_backend(h: Hazard) -> Backend:
-    return ImplBackend(
-        BASE,
-        visibility=h.visibility,
-        release=h.release,
-        max_memtable_batches=h.max_memtable_batches,
-    )
+    return ImplBackend(BASE, **impl_options(h))
 
 
 @dataclass
@@ -221,13 +219,11 @@ class Harness:
         self.design = design
         self.hazard = hazard
         self.capture = Capture(hazard.capture)
+        self.options = impl_options(hazard)
+        self.lagged = self.options["visibility"] == "lagged"
+        self.release_at_flush = self.options["release"] == "at_flush"
         self.backend = backend(hazard)
-        config = Config(
-            lagged=hazard.lagged,
-            release_at_flush=hazard.release == "at_flush",
-            max_memtable_batches=hazard.max_memtable_batches,
-        )
-        self.state: State = model_initial(BASE, config)
+        self.state: State = model_initial(BASE, model_config(self.options))
         self.story: list[str] = []
         #: every top-level step, in ``replay``'s vocabulary, recorded before it runs:
         #: a failing run's script ends with the step that failed (``stateful_tests.shrink``)
@@ -352,9 +348,23 @@ class Harness:
         self._since("flush")
         if g.visible < g.committed:
             self._since("frozen tail published")
-        if self.hazard.release == "at_flush":
+        if self.release_at_flush:
             self._released(shard, g.number)
         return f"flush {shard} (gen {g.number})"
+
+    def _fail_flush(self, shard: str, keys: tuple[int, ...]) -> str:
+        s = self.state.shard(shard)
+        assert s is not None  # enabled: a flushable frozen memtable exists
+        g = next(g for g in s.generations if g.status is Status.FROZEN and g.number not in s.failed)
+        self.backend.fail_flush(shard)
+        self.state = step(self.state, "fail flush", shard=shard)
+        self._since("failed flush")
+        return f"flush {shard} fails (gen {g.number} stays in memory)"
+
+    def _sync(self, shard: str, keys: tuple[int, ...]) -> str:
+        self.backend.sync(shard)
+        self.state = step(self.state, "sync", shard=shard)
+        return f"sync {shard} (WAL writes land)"
 
     def _release(self, shard: str, keys: tuple[int, ...]) -> str:
         s = self.state.shard(shard)
@@ -403,17 +413,20 @@ class Harness:
             self.fail(Disagreement, f"{what}: arm rows impl {view.rows} ≠ model {rows}")
 
     def arm(self, write_pk: int | None = None) -> int:
-        """A read arm; under H1 a write may land between its scan and its capture."""
+        """A read arm; where the column splits the arm in two reads (H1: scan, then
+        count; H5a: SSTable list, then memtables; H15: rows, then counts), a move of
+        the column's ``during`` kind may land between them, on ``write_pk``'s shard."""
         self.script.append(("arm", write_pk))
-        obs = mread.observe(self.state)
+        t0 = self.state
         wrote: list[bool] = []
         between = None
-        if write_pk is not None and "between_capture" in self.hazard.unlocks:
+        if write_pk is not None and "between_reads" in self.hazard.unlocks:
+            kind = next((k for k, _ in self.hazard.scenario.during), "put")
 
             def between() -> None:
-                self.context = f"  ↳ between arm #{self.arms}'s scan and capture: "
+                self.context = f"  ↳ between arm #{self.arms}'s two reads: "
                 try:
-                    wrote.append(self.apply("put", write_pk, outstanding=True))
+                    wrote.append(self.apply(kind, write_pk, outstanding=True))
                 finally:
                     self.context = ""
 
@@ -421,9 +434,14 @@ class Harness:
         number = self.arms
         view = self.backend.arm(self.design.value, self.capture.value, between)
         later = self.state if any(wrote) else None
-        cut = mread.capture(self.design, obs, self.capture, later)
+        if later is not None and self.options.get("arm_sources") == "manifest_first":
+            obs, later = mread.observe(mread.split_view(t0, self.state)), None
+        else:
+            obs = mread.observe(t0)
+        cut = mread.capture(self.design, obs, self.capture, later,
+                            recount=self.options.get("arm_visibility") == "two_instants")
         if any(wrote):
-            self.counters["write between scan and capture"] += 1
+            self.counters["write between the arm's reads"] += 1
         if any(g.status is Status.ACTIVE and g.committed > g.visible
                for _, s in obs.at.shards for g in s.generations):
             self.counters["arm with committed > visible"] += 1
@@ -433,10 +451,12 @@ class Harness:
         self.live[number] = Live(number, view, obs, cut)
         return number
 
-    def _members(self, live: Live, what: str) -> frozenset[int]:
-        """impl membership of every PK under ``live``'s cut, held to the model's."""
-        got = self.backend.check(PKS, live.view)
-        want = mread.membership(self.design, live.cut, self.state, PKS)
+    def _members(self, live: Live, what: str, wide: bool = False) -> frozenset[int]:
+        """impl membership of every PK under ``live``'s cut, held to the model's.
+
+        ``wide``: the probe keys are of another integer width (H12)."""
+        got = self.backend.check(PKS, live.view, wide=wide)
+        want = mread.membership(self.design, live.cut, self.state, PKS, same_width=not wide)
         if got != want:
             self.fail(Disagreement, f"{what}: impl members {sorted(got)} ≠ model members "
                       f"{sorted(want)} under cut {describe_cut(live.view.cut_key)}")  # type: ignore[type-var]
@@ -467,14 +487,17 @@ class Harness:
             self._sound(live, self._members(live, what), what)
             live.checked = self.version
 
-    def check(self, number: int, consume: bool) -> None:
-        """A supersession check of every PK under arm ``number``'s cut."""
-        self.script.append(("check", number, consume))
+    def check(self, number: int, consume: bool, wide: bool = False) -> None:
+        """A supersession check of every PK under arm ``number``'s cut (``wide``: with
+        probe keys of another integer width, H12)."""
+        self.script.append(("check", number, consume, wide) if wide else ("check", number, consume))
         live = self.live[number]
         what = f"check #{number}"
-        members = self._members(live, what)
-        self.tell(f"check under cut #{number}{' (consumed)' if consume else ''} → members "
-                  f"{sorted(members)}")
+        members = self._members(live, what, wide)
+        if wide:
+            self.counters["check with keys of another width"] += 1
+        self.tell(f"check under cut #{number}{' (consumed)' if consume else ''}"
+                  f"{' with Int32 keys' if wide else ''} → members {sorted(members)}")
         self._sound(live, members, what)
         self._witness(live)
         for s in tightness(self.design, live.obs, live.cut, self.state):
@@ -495,6 +518,8 @@ class Harness:
         for sid, s in live.obs.at.shards:
             now = self.state.shard(sid)
             g = now.generation(s.active.number) if now is not None else None
+            if s.active.visible == 0 and g is not None and g.committed > 0:
+                self.counters["arm on an empty active memtable"] += 1
             if s.active.visible and g is not None and g.committed > s.active.visible:
                 self.counters["cut inside a memtable"] += 1
                 self.event("cut inside a memtable")
@@ -527,7 +552,7 @@ class Harness:
         self.agree()
         self.check_all_live()
         moves(after, "move between window arm and check")
-        self.check(number, True)
+        self.check(number, True, "wide_probe" in self.hazard.unlocks)
         return len(self.story) - told
 
     def two_phase(self, ops: Sequence[tuple[str, int | Sequence[int]]]) -> None:
@@ -619,7 +644,7 @@ def run_step(h: Harness, s: tuple[Any, ...]) -> None:
     if s[0] == "arm":
         h.arm(*s[1:])
     elif s[0] == "check":
-        h.check(s[1], s[2])
+        h.check(*s[1:])
     elif s[0] == "two_phase":
         h.two_phase(s[1])
     else:
@@ -702,7 +727,7 @@ class FreshTierMachine(RuleBasedStateMachine):
             event("no-op: delete to a gated new shard")
 
     @precondition(lambda self: "publish" in self.h.backend.capabilities)
-    @precondition(lambda self: self.hazard.lagged and bool(self.h.state.shards))
+    @precondition(lambda self: self.h.lagged and bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def publish(self, shard: int) -> None:
         self._run(lambda: self.h.apply("publish", shard))
@@ -720,7 +745,7 @@ class FreshTierMachine(RuleBasedStateMachine):
         self._run(lambda: self.h.apply("flush", shard))
 
     @precondition(lambda self: "release" in self.h.backend.capabilities)
-    @precondition(lambda self: self.hazard.release == "explicit" and bool(self.h.state.shards))
+    @precondition(lambda self: not self.h.release_at_flush and bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def release(self, shard: int) -> None:
         self._run(lambda: self.h.apply("release", shard))
@@ -803,10 +828,11 @@ def alphabets(h: Hazard) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """
     before = ["put", "delete", "freeze", "flush"]
     after = ["put", "delete"]
-    if h.lagged:
+    options = impl_options(h)
+    if options["visibility"] == "lagged":
         before.append("publish")
         after.append("publish")
-    if h.release == "explicit":
+    if options["release"] == "explicit":
         before.append("release")
     before += list(dict.fromkeys(kind for kind, _ in h.scenario.before)) * HAZARD_WEIGHT
     after += list(dict.fromkeys(kind for kind, _ in h.scenario.after)) * HAZARD_WEIGHT
@@ -829,6 +855,39 @@ def _window_rule(kinds: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[...
         self.steps += told - 1  # one step per event, as for the single-move rules
 
     return hazard_window
+
+
+def _column_rules(h: Hazard) -> dict[str, Any]:
+    """Rules only some columns have (added by ``machine_for``, so the other columns'
+    rule sets, and hence their seeded runs, stay exactly as they are)."""
+    out: dict[str, Any] = {}
+    if impl_options(h).get("durability") == "after_visible":
+
+        @precondition(lambda self: "sync" in self.h.backend.capabilities)
+        @precondition(lambda self: bool(self.h.state.shards))
+        @rule(shard=shard_pks)
+        def sync(self: FreshTierMachine, shard: int) -> None:
+            self._run(lambda: self.h.apply("sync", shard))
+
+        out["sync"] = sync
+    if "flush_fails" in h.unlocks:
+
+        @precondition(lambda self: "fail_flush" in self.h.backend.capabilities)
+        @precondition(lambda self: bool(self.h.state.shards))
+        @rule(shard=shard_pks)
+        def fail_flush(self: FreshTierMachine, shard: int) -> None:
+            self._run(lambda: self.h.apply("fail flush", shard))
+
+        out["fail_flush"] = fail_flush
+    if "wide_probe" in h.unlocks:
+
+        @precondition(lambda self: "check" in self.h.backend.capabilities)
+        @rule(arm=FreshTierMachine.arms)
+        def check_with_other_width(self: FreshTierMachine, arm: int) -> None:
+            self._run(lambda: self.h.check(arm, False, True))
+
+        out["check_with_other_width"] = check_with_other_width
+    return out
 
 
 def default_settings(**overrides: Any) -> settings:
@@ -861,6 +920,7 @@ def machine_for(
     }
     for i in range(WINDOW_COPIES):
         namespace[f"hazard_window_{i}"] = _window_rule(alphabets(h))
+    namespace.update(_column_rules(h))
     cls = cast(type[FreshTierMachine],
                type(f"{d.value}__{h.name}", (FreshTierMachine,), namespace))
     factor = COLUMN_EXAMPLES.get(h.name, 1.0)

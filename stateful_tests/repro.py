@@ -39,7 +39,7 @@ from stateful_tests.backend import (
     model_cut_key,
     model_stats,
 )
-from stateful_tests.hazards import HAZARDS, Hazard
+from stateful_tests.hazards import HAZARDS, Hazard, impl_options
 from stateful_tests.machine import (
     BASE,
     PKS,
@@ -54,7 +54,7 @@ from stateful_tests.machine import (
 
 CUT_TYPES = ("AsOfCut", "Cut", "ExactCut", "WalPositionCut")
 #: Backend methods that are one ``impl`` call on one shard, emitted as ``wal.shard(s).<name>()``.
-SHARD_MOVES = ("publish", "freeze", "flush", "release")
+SHARD_MOVES = ("publish", "freeze", "flush", "release", "sync")
 
 
 class NotReproduced(RuntimeError):
@@ -122,6 +122,12 @@ class Recorder:
     def release(self, shard: str) -> None:
         self._call("release", (shard,), lambda: self.inner.release(shard))
 
+    def sync(self, shard: str) -> None:
+        self._call("sync", (shard,), lambda: self.inner.sync(shard))
+
+    def fail_flush(self, shard: str) -> None:
+        self._call("fail_flush", (shard,), lambda: self.inner.fail_flush(shard))
+
     def compact(self) -> None:
         self._call("compact", (), self.inner.compact)
 
@@ -146,10 +152,10 @@ class Recorder:
             "arm", (design, capture), lambda b: self.inner.arm(design, capture, b), between)
         return result
 
-    def check(self, pks: Iterable[int], arm: ArmView) -> frozenset[int]:
+    def check(self, pks: Iterable[int], arm: ArmView, *, wide: bool = False) -> frozenset[int]:
         keys = tuple(pks)
         result: frozenset[int] = self._call(
-            "check", (keys, arm), lambda: self.inner.check(keys, arm))
+            "check", (keys, arm, wide), lambda: self.inner.check(keys, arm, wide=wide))
         return result
 
     def two_phase(self, design: str, capture: str,
@@ -180,6 +186,13 @@ class Run:
     finding: Finding
     #: at the failing step, for a Disagreement: what the model said, per recorded call
     model: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def split(self) -> bool:
+        """The arm's between-window is the H5a/H15 one (``between_reads``), not H1's."""
+        o = impl_options(self.hazard)
+        return o.get("arm_sources") == "manifest_first" or (
+            o.get("arm_visibility") == "two_instants")
 
 
 def record(design: Design | str, hazard: Hazard | str, script: Sequence[tuple[Any, ...]],
@@ -230,7 +243,8 @@ def _model_answers(h: Harness, calls: list[Call], before: Any) -> dict[int, Any]
             out[id(c)] = mread.scan(h.state, with_base=True)
         elif c.name == "check" and id(c.args[1]) in cuts:
             live = cuts[id(c.args[1])]
-            out[id(c)] = mread.membership(h.design, live.cut, h.state, c.args[0])
+            out[id(c)] = mread.membership(h.design, live.cut, h.state, c.args[0],
+                                          same_width=not c.args[2])
         elif c.name in ("arm", "two_phase"):
             obs = mread.observe(before)
             later = h.state if c.name == "arm" and c.inner else None
@@ -299,6 +313,8 @@ class _Writer:
             elif c.name == "crash_reopen":
                 self.emit("wal.crash()", indent)
                 self.emit("wal = MemWal.open(root, OPTIONS)", indent)
+            elif c.name == "fail_flush":
+                self.emit(f"fail_flush(wal, {c.args[0]!r})", indent)
             else:  # pragma: no cover - reads never happen inside a between window
                 raise ValueError(c.name)
 
@@ -331,7 +347,8 @@ class _Writer:
             self.moves(c.inner, 2)
         if c.name == "arm":
             var, view = f"arm{self.count}", c.result
-            window = "" if between == "None" else f", between_scan_and_capture={between}"
+            split = "between_reads" if self.run.split else "between_scan_and_capture"
+            window = "" if between == "None" else f", {split}={between}"
             self.emit(f"{var} = wal.scanner(DESIGN, CAPTURE).scan(with_base=False{window})")
             result = var
         else:
@@ -353,12 +370,12 @@ class _Writer:
                                tp.superseded - tp.arm.observed_pks)
 
     def check(self, c: Call, model: Any) -> None:
-        keys, view = c.args
+        keys, view, wide = c.args
         var = self.names[id(view)]
         members = c.result if model is None else model
-        self.emit(f"assert members(wal, {var}.cut) == {_set(members)}")
-        self.last_claim = (f"members(wal, {var}.cut)", f"observed({var})",
-                           c.result - view.observed_pks)
+        call = f"members(wal, {var}.cut{', wide=True' if wide else ''})"
+        self.emit(f"assert {call} == {_set(members)}")
+        self.last_claim = (call, f"observed({var})", c.result - view.observed_pks)
 
 
 def _stats(s: ShardView | None) -> str:
@@ -385,9 +402,7 @@ from impl import {imports}
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 BASE = {base!r}
-OPTIONS = MemWalOptions(
-    visibility={visibility!r}, release={release!r}, max_memtable_batches={batches!r}
-)
+OPTIONS = MemWalOptions(**{options!r})
 DESIGN, CAPTURE = {design!r}, {capture!r}
 PKS = {pks!r}
 
@@ -407,17 +422,26 @@ HELPERS: dict[str, str] = {
     "observed": """def observed(arm: ScanResult) -> set[int]:
     return set(arm.observed_pks.to_pylist())
 """,
-    "members": """def members(wal: MemWal, cut: Cut) -> set[int]:
+    "members": """def members(wal: MemWal, cut: Cut, wide: bool = False) -> set[int]:
     scanner = wal.scanner()
+    probe = pa.array(PKS, pa.int32()) if wide else PKS  # wide: keys of another width (H12)
     if cut.design == "live_tier":
-        hit = scanner.contains_pks(PKS)
+        hit = scanner.contains_pks(probe)
     else:
-        hit = scanner.contains_pks_as_of(PKS, cut)
+        hit = scanner.contains_pks_as_of(probe, cut)
     return {k for k, h in zip(PKS, hit.to_pylist(), strict=True) if h}
 """,
     "dropped": """def dropped(read: TwoPhaseResult) -> set[int]:
     base = read.base.column("id").to_pylist()
     return {k for k, s in zip(base, read.superseded.to_pylist(), strict=True) if s}
+""",
+    "fail_flush": """def fail_flush(wal: MemWal, shard: str) -> None:
+    wal.shard(shard).fail_next_flush()
+    try:
+        wal.shard(shard).flush()
+    except FlushFailedError:
+        return
+    raise AssertionError("the injected flush failure did not fail the flush")
 """,
     "scan": """def scan(wal: MemWal) -> dict[int, str]:
     t = wal.scanner("live_tier").scan(with_base=True).table
@@ -430,7 +454,8 @@ HELPERS: dict[str, str] = {
 """,
 }
 #: impl names each helper needs imported
-HELPER_IMPORTS = {"observed": "ScanResult", "members": "Cut", "dropped": "TwoPhaseResult"}
+HELPER_IMPORTS = {"observed": "ScanResult", "members": "Cut", "dropped": "TwoPhaseResult",
+                  "fail_flush": "FlushFailedError"}
 
 
 VIOLATION = """The check claims a PK its read arm never observed, so the base row of that PK
@@ -478,8 +503,8 @@ def render(design: Design | str, hazard: Hazard | str, script: Sequence[tuple[An
         story="\n".join(
             "\n".join(textwrap.wrap(line, 96, initial_indent="    ", subsequent_indent="      "))
             for line in str(run.finding).splitlines()),
-        verdict=verdict, base=BASE, visibility=h.visibility, release=h.release,
-        batches=h.max_memtable_batches, capture=h.capture, pks=list(PKS),
+        verdict=verdict, base=BASE, options=impl_options(h), capture=h.capture.value,
+        pks=list(PKS),
         name=f"{d.value}_{h.name}_story".lower(),
         imports=", ".join(sorted(imports)),
         helpers="".join(HELPERS[n] + "\n\n" for n in used),
