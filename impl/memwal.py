@@ -136,7 +136,7 @@ class MemWal:
         with_base: bool = True,
         between_scan_and_capture: Callable[[], None] | None = None,
         *,
-        between_reads: Callable[[], None] | None = None,
+        between_reads: Callable[[], object] | None = None,
     ) -> ScanResult:
         return self.scanner().scan(
             with_base, between_scan_and_capture, between_reads=between_reads

@@ -107,7 +107,7 @@ class LsmScanner:
         between_scan_and_capture: Callable[[], None] | None = None,
         *,
         observe: bool = True,
-        between_reads: Callable[[], None] | None = None,
+        between_reads: Callable[[], object] | None = None,
     ) -> ScanResult:
         """The read arm: newest row per PK, its observation and its cut.
 
