@@ -19,7 +19,8 @@ API
 ``MemWal.create(root, schema, pk, options=None, base=None, *, disk=None)``,
 ``MemWal.open(root, options=None, *, disk=None)``;
 ``wal.shard(id) -> ShardWriter`` with ``put``, ``delete``, ``publish``, ``freeze``,
-``flush``, ``release``, ``stats``, ``mark_wal_flushed`` (test-only);
+``flush``, ``release``, ``sync``, ``stats``, ``mark_wal_flushed`` and
+``fail_next_flush`` (both test-only);
 ``wal.shards()``, ``wal.compact()``, ``wal.crash()``, ``wal.close()``, ``wal.read_base()``;
 ``wal.scanner(design, capture) -> LsmScanner`` with ``scan``, ``contains_pks``,
 ``contains_pks_as_of``, ``fresh_tier_block_list``; shortcuts on ``MemWal``;
@@ -27,7 +28,10 @@ API
 Fault injection: ``CrashingDisk(root, crash_at, mode)`` raises ``SimulatedCrash``.
 Cuts: ``AsOfCut``, ``ExactCut``, ``WalPositionCut``, ``PinnedCut``, ``Cut(design, shards)``.
 Designs: live_tier, wal_position_map, as_of_cut, fresh_tier_watermark, exact_cut, pinned_cut.
-Capture variants: visible_count, len (H2), after_scan (H1).
+Capture variants: visible_count, len (H2), after_scan (H1), inclusive_position (H8).
+Hazard knobs (``MemWalOptions``): durability (H9), pk_hash_bits (H10, ``pk_hash``),
+memtable_pk_index (H11), probe_key_types (H12), flush_failure (H14),
+arm_visibility (H15) and arm_sources (H5a); ``scan(between_reads=...)``.
 
 On-disk layout (under the table root)
 --------------------------------------
@@ -61,6 +65,7 @@ from impl.errors import (
     CorruptManifestError,
     CorruptWalError,
     EmptyBatchError,
+    FlushFailedError,
     InvalidOptionError,
     InvalidShardIdError,
     MalformedCutError,
@@ -76,6 +81,7 @@ from impl.faults import CRASH_MODES, CrashingDisk, SimulatedCrash
 from impl.memtable import MemTable
 from impl.memwal import MemWal
 from impl.options import CAPTURES, DESIGNS, MemWalOptions
+from impl.pk_hash import pk_hash
 from impl.scanner import LsmScanner, ScanResult
 from impl.shard_writer import BatchAck, ShardStats, ShardWriter
 from impl.storage import SITES, Disk
@@ -99,6 +105,7 @@ __all__ = [
     "Disk",
     "EmptyBatchError",
     "ExactCut",
+    "FlushFailedError",
     "GenMembership",
     "InvalidOptionError",
     "InvalidShardIdError",
@@ -125,4 +132,5 @@ __all__ = [
     "WalPositionCut",
     "collect",
     "fresh_tier_block_list",
+    "pk_hash",
 ]

@@ -19,6 +19,12 @@ append-index filter), wherever the generation lives now.
 
 Membership then concatenates the admitted PK slices and runs **one**
 ``pyarrow.compute.is_in`` over the probes; no Python loop per key.
+
+Two hazard knobs change what counts (docs/SEMANTICS.md "Hazard knobs"):
+``memtable_pk_index=False`` (H11) drops every in-memory generation from a
+``fresh_tier_watermark`` block list (no index to block with), and
+``pk_hash_bits`` (H10) makes an ``as_of_cut`` membership compare w-bit PK
+hashes instead of PKs (the block list still lists the admitted PKs).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from impl.collector import MemSource, ShardSources, Sources, SstSource
 from impl.cut import AsOfCut, Cut, ExactCut, PinnedCut, WalPositionCut
 from impl.errors import MalformedCutError
 from impl.options import check_design
+from impl.pk_hash import pk_hashes
 from impl.schema import APPEND_INDEX, ROW, ROW_ID_SCHEMA
 
 Ranges = list[tuple[int, int]]
@@ -142,9 +149,21 @@ def _row_ids(shard: str, generation: int, ai: pa.Array, row: pa.Array) -> pa.Tab
     )
 
 
+#: (design, memtable_pk_index) under which in-memory generations block nothing (H11)
+NO_MEMTABLE_MEMBERS: frozenset[tuple[str, bool]] = frozenset({("fresh_tier_watermark", False)})
+#: the design whose membership compares PK hashes when ``pk_hash_bits`` is set (H10)
+HASHED_DESIGN = "as_of_cut"
+
+
 def _admitted(
-    sources: Sources, cut: Cut, design: str, *, with_row_ids: bool
+    sources: Sources,
+    cut: Cut,
+    design: str,
+    *,
+    with_row_ids: bool,
+    memtable_pk_index: bool = True,
 ) -> list[GenMembership]:
+    skip_memtables = (design, memtable_pk_index) in NO_MEMTABLE_MEMBERS
     out: list[GenMembership] = []
     for shard in sources.shards.values():
         entry = _entry(cut, shard)
@@ -184,7 +203,7 @@ def _admitted(
                 else ROW_ID_SCHEMA.empty_table()
             )
             out.append(GenMembership(shard.shard, s.generation, False, pks, ids))
-        for m in shard.memtables:
+        for m in () if skip_memtables else shard.memtables:
             ranges = [(a, b) for a, b in _memtable_ranges(design, m, entry) if b > a]
             if not ranges:
                 continue
@@ -204,20 +223,38 @@ def _admitted(
     return out
 
 
-def fresh_tier_block_list(sources: Sources, cut: Cut, design: str) -> list[GenMembership]:
+def fresh_tier_block_list(
+    sources: Sources, cut: Cut, design: str, *, memtable_pk_index: bool = True
+) -> list[GenMembership]:
     """Per-generation memberships admitted by ``design`` under ``cut`` (empty ones dropped)."""
     check_design(design)
-    return _admitted(sources, cut, design, with_row_ids=True)
+    return _admitted(
+        sources, cut, design, with_row_ids=True, memtable_pk_index=memtable_pk_index
+    )
 
 
-def contains(sources: Sources, cut: Cut, design: str, probes: pa.Array) -> pa.BooleanArray:
-    """Which probes are members: one ``is_in`` against the concatenated admitted PKs."""
+def contains(
+    sources: Sources,
+    cut: Cut,
+    design: str,
+    probes: pa.Array,
+    *,
+    pk_hash_bits: int | None = None,
+    memtable_pk_index: bool = True,
+) -> pa.BooleanArray:
+    """Which probes are members: one ``is_in`` against the concatenated admitted PKs
+    (against their ``pk_hash_bits``-bit hashes under ``as_of_cut`` when that is set)."""
     check_design(design)
-    members = _admitted(sources, cut, design, with_row_ids=False)
+    members = _admitted(
+        sources, cut, design, with_row_ids=False, memtable_pk_index=memtable_pk_index
+    )
     if not members or len(probes) == 0:
         return arrays.full(len(probes), False, pa.bool_())
     values = [gm.pks for gm in members]
     value_set = values[0] if len(values) == 1 else pa.concat_arrays(values)
+    if pk_hash_bits is not None and design == HASHED_DESIGN:
+        probes = pk_hashes(probes, pk_hash_bits)
+        value_set = pk_hashes(value_set, pk_hash_bits)
     result = pc.is_in(probes, value_set=value_set)
     assert isinstance(result, pa.BooleanArray)
     return result

@@ -14,12 +14,19 @@ A pinned check (``since``: shard → ``compacted_through`` in the base version
 its reader pinned) also gets, per shard, the SSTables of the generations
 compacted after that version: as of the pinned version they are still in the
 fresh tier, and the reader reads the pinned base, so they must be probed.
+
+Two hazard knobs split the arm's snapshot (docs/SEMANTICS.md "Hazard knobs"):
+``arm_sources="manifest_first"`` (H5a) takes the SSTable lists and the base
+first (``list_sstables``) and the memtable refs later (``collect(listing=…)``),
+so a generation flushed and released in between is in neither;
+``arm_visibility="two_instants"`` (H15) reads the counts of the snapshot's
+memtables again later (``recount``), for the arm's cut only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from impl.base_table import BaseVersion
@@ -77,12 +84,68 @@ class Sources:
     base: BaseVersion
 
 
-def collect(tier: Tier, since: Mapping[str, int] | None = None) -> Sources:
-    """Snapshot every shard and the base atomically w.r.t. flush/compaction commits."""
-    shards: dict[str, ShardSources] = {}
+@dataclass(frozen=True)
+class Listing:
+    """The SSTables listed per shard (not compacted) and the base, read before anything else."""
+
+    base: BaseVersion
+    sstables: Mapping[str, tuple[SstSource, ...]]
+
+
+def list_sstables(tier: Tier) -> Listing:
+    """The manifest half of a snapshot (H5a): every shard's listed SSTables and the base."""
     with tier.lock:
         tier.check_open()
         base = tier.base
+        listed: dict[str, tuple[SstSource, ...]] = {}
+        for shard in sorted(tier.shards):
+            state = tier.shards[shard]
+            with state.lock:
+                through = base.through(shard)
+                listed[shard] = tuple(
+                    SstSource(shard, g, state.sstables[g])
+                    for g in sorted(state.sstables)
+                    if g > through
+                )
+    return Listing(base, MappingProxyType(listed))
+
+
+def recount(tier: Tier, sources: Sources) -> Sources:
+    """``sources`` with every memtable's counts read again now (H15's second instant).
+
+    The memtable refs, generations, SSTables, epochs and base stay the snapshot's;
+    counts only grow, so the result is still a well-formed snapshot.
+    """
+    shards: dict[str, ShardSources] = {}
+    with tier.lock:
+        tier.check_open()
+        for sid, shard in sources.shards.items():
+            with tier.shards[sid].lock:
+                mems = tuple(
+                    replace(
+                        m,
+                        committed=m.memtable.committed,
+                        visible=m.memtable.visible_count,
+                        mapped=min(m.memtable.mapped_count, m.memtable.committed),
+                    )
+                    for m in shard.memtables
+                )
+            shards[sid] = replace(shard, memtables=mems)
+    return Sources(MappingProxyType(shards), sources.base)
+
+
+def collect(
+    tier: Tier, since: Mapping[str, int] | None = None, *, listing: Listing | None = None
+) -> Sources:
+    """Snapshot every shard and the base atomically w.r.t. flush/compaction commits.
+
+    With ``listing`` (H5a), the SSTables and the base are the listing's (minus the
+    generations now served from memory), not the ones current now.
+    """
+    shards: dict[str, ShardSources] = {}
+    with tier.lock:
+        tier.check_open()
+        base = tier.base if listing is None else listing.base
         for shard in sorted(tier.shards):
             state = tier.shards[shard]
             with state.lock:
@@ -103,11 +166,15 @@ def collect(tier: Tier, since: Mapping[str, int] | None = None) -> Sources:
                 )
                 in_mem = {m.generation for m in mems}
                 through = base.through(shard)
-                ssts = tuple(
-                    SstSource(shard, g, state.sstables[g])
-                    for g in sorted(state.sstables)
-                    if g > through and g not in in_mem
-                )
+                if listing is None:
+                    ssts = tuple(
+                        SstSource(shard, g, state.sstables[g])
+                        for g in sorted(state.sstables)
+                        if g > through and g not in in_mem
+                    )
+                else:
+                    listed = listing.sstables.get(shard, ())
+                    ssts = tuple(s for s in listed if s.generation not in in_mem)
                 if since is not None and shard in since and since[shard] < through:
                     merged = range(since[shard] + 1, through + 1)
                     ssts = tuple(SstSource(shard, g, tier.merged_sstable(shard, g))

@@ -77,3 +77,7 @@ class ClosedError(AsOfCutError):
 
 class PinnedVersionGoneError(AsOfCutError):
     """A pinned cut needs a base version or a merged SSTable that is no longer on disk."""
+
+
+class FlushFailedError(AsOfCutError):
+    """A flush failed (injected by ``ShardWriter.fail_next_flush``) and committed nothing."""

@@ -75,16 +75,23 @@ class MemWal:
         return cls(open_tier(path, opts, _disk(path, disk, opts)))
 
     def crash(self) -> None:
-        """Drop all in-memory state without a clean close (durable state is the WAL)."""
+        """Drop all in-memory state without a clean close (durable state is the WAL;
+        pending entries under ``durability="after_visible"`` are lost, H9)."""
         self._tier.closed = True
 
     def close(self) -> None:
-        """Close cleanly: wait for in-flight operations, then refuse new ones."""
+        """Close cleanly: wait for in-flight operations, then refuse new ones.
+
+        Pending WAL entries (``durability="after_visible"``, H9) are written first:
+        a clean close acknowledges what was accepted.  Close flushes nothing, so a
+        generation stuck by a failed flush under ``flush_failure="skip"`` (H14) is
+        lost at the next open exactly as after a crash (docs/SEMANTICS.md).
+        """
         tier = self._tier
         with tier.compact_lock, tier.lock:
             for state in tier.shards.values():
                 with state.flush_lock, state.lock:
-                    pass
+                    state.write_pending()
             tier.closed = True
 
     def __enter__(self) -> MemWal:
@@ -128,8 +135,12 @@ class MemWal:
         self,
         with_base: bool = True,
         between_scan_and_capture: Callable[[], None] | None = None,
+        *,
+        between_reads: Callable[[], object] | None = None,
     ) -> ScanResult:
-        return self.scanner().scan(with_base, between_scan_and_capture)
+        return self.scanner().scan(
+            with_base, between_scan_and_capture, between_reads=between_reads
+        )
 
     def contains_pks(self, pks: object) -> pa.BooleanArray:
         return self.scanner().contains_pks(pks)

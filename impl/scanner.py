@@ -8,6 +8,23 @@ tombstone hides the key), the observation (row ids of every fresh row read,
 superseded versions included) and the cut, captured per design and capture
 variant (SEMANTICS.md "Reading").  The check (``contains_pks*``) collects its
 own, later snapshot: that gap is exactly what the cut has to bridge.
+
+Hazard knobs on the arm (docs/SEMANTICS.md "Hazard knobs"), each placing the
+caller's ``between_reads`` callback at the instant it splits:
+
+* ``arm_visibility="two_instants"`` (H15): rows and observation from the
+  snapshot (instant 1); ``between_reads``; the cut from the same memtables'
+  counts read again (instant 2, ``recount``).
+* ``arm_sources="manifest_first"`` (H5a): SSTable lists and base first;
+  ``between_reads``; then memtable refs, counts, active generation and epoch.
+  With both knobs set, ``between_reads`` runs once, at the H5a point, and the
+  instant-2 recount follows the scan with nothing placed before it.
+* Under neither, ``between_reads`` runs after the cut is taken: it changes nothing.
+
+``capture="inclusive_position"`` (H8) takes N = max(visible count, 1).  On the
+check side, ``probe_key_types="lance"`` (H12) answers all False for integer
+probes of another integer type, ``pk_hash_bits`` (H10) and
+``memtable_pk_index`` (H11) are passed to the membership (``block_list``).
 """
 
 from __future__ import annotations
@@ -21,7 +38,7 @@ import pyarrow.compute as pc
 from impl import arrays
 from impl.base_table import BaseVersion
 from impl.block_list import GenMembership, contains, fresh_tier_block_list
-from impl.collector import ShardSources, Sources, collect
+from impl.collector import ShardSources, Sources, collect, list_sstables, recount
 from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, PinnedCut, WalPositionCut
 from impl.options import check_capture, check_design
 from impl.schema import APPEND_INDEX, GENERATION, ROW, ROW_ID_SCHEMA, TOMBSTONE
@@ -90,15 +107,27 @@ class LsmScanner:
         between_scan_and_capture: Callable[[], None] | None = None,
         *,
         observe: bool = True,
+        between_reads: Callable[[], object] | None = None,
     ) -> ScanResult:
         """The read arm: newest row per PK, its observation and its cut.
 
         ``observe=False`` is a plain read: the rows only, with an empty observation
         and no observed PKs (what a reader that will run no check needs; it skips
         the per-row bookkeeping that the arm's check relies on).
+        ``between_reads`` runs where the ``arm_sources``/``arm_visibility`` knobs
+        split the arm's reads (module docstring); with neither set, after the cut.
         """
         tier = self._tier
-        sources = collect(tier)
+        opts = tier.options
+        manifest_first = opts.arm_sources == "manifest_first"
+        two_instants = opts.arm_visibility == "two_instants"
+        if manifest_first:
+            listing = list_sstables(tier)
+            if between_reads is not None:
+                between_reads()
+            sources = collect(tier, listing=listing)
+        else:
+            sources = collect(tier)
         schema = tier.schema
         parts: list[pa.Table] = []
         obs: list[pa.Table] = []
@@ -122,10 +151,17 @@ class LsmScanner:
         observed_pks = pc.unique(pa.concat_arrays([p.cast(pk_type) for p in pks])) if pks else (
             pa.array([], pk_type)
         )
+        counted = sources
+        if two_instants:
+            if between_reads is not None and not manifest_first:
+                between_reads()
+            counted = recount(tier, sources)
         if between_scan_and_capture is not None:
             between_scan_and_capture()
-        return ScanResult(table, self._capture(sources), observation, observed_pks,
-                          sources.base.version)
+        cut = self._capture(counted)
+        if between_reads is not None and not (manifest_first or two_instants):
+            between_reads()  # after the cut: the arm read at one instant, nothing to split
+        return ScanResult(table, cut, observation, observed_pks, sources.base.version)
 
     def _capture(self, sources: Sources) -> Cut:
         entries: dict[str, CutEntry] = {}
@@ -142,8 +178,10 @@ class LsmScanner:
                 n = active.visible
             elif self.capture == "len":
                 n = active.committed
-            else:  # after_scan: read again, now (H1)
+            elif self.capture == "after_scan":  # read again, now (H1)
                 n = active.memtable.visible_count
+            else:  # inclusive_position (H8): highest visible index + 1, index 0 if none
+                n = max(active.visible, 1)
             return AsOfCut(shard.active_generation, n)
         if self.design == "exact_cut":
             observed = [(m.generation, m.visible) for m in shard.memtables]
@@ -179,14 +217,32 @@ class LsmScanner:
         """Membership under ``cut``, and the snapshot it was judged on (so a caller
         can say why an observed row was not counted)."""
         c = Cut.coerce(cut)
-        probes = self._tier.schema.coerce_keys(pks)
-        sources = collect(self._tier, _since(c))
-        return contains(sources, c, c.design, probes), sources
+        tier = self._tier
+        opts = tier.options
+        foreign = (
+            tier.schema.foreign_int_probe(pks) if opts.probe_key_types == "lance" else None
+        )
+        probes = tier.schema.coerce_keys(pks) if foreign is None else foreign
+        sources = collect(tier, _since(c))
+        if foreign is not None:  # H12: not coerced, so no key can match
+            return arrays.full(len(foreign), False, pa.bool_()), sources
+        member = contains(
+            sources,
+            c,
+            c.design,
+            probes,
+            pk_hash_bits=opts.pk_hash_bits,
+            memtable_pk_index=opts.memtable_pk_index,
+        )
+        return member, sources
 
     def fresh_tier_block_list(self, cut: object | None = None) -> list[GenMembership]:
         """Per-generation admitted PKs and row ids (``None``: the live tier)."""
         c = Cut("live_tier", {}) if cut is None else Cut.coerce(cut)
-        return fresh_tier_block_list(collect(self._tier, _since(c)), c, c.design)
+        sources = collect(self._tier, _since(c))
+        return fresh_tier_block_list(
+            sources, c, c.design, memtable_pk_index=self._tier.options.memtable_pk_index
+        )
 
 
 def _since(cut: Cut) -> dict[str, int] | None:

@@ -175,6 +175,24 @@ class TableSchema:
 
     # ------------------------------------------------------------------ probes
 
+    def foreign_int_probe(self, pks: object) -> pa.Array | None:
+        """A pyarrow integer probe array of another integer type than an integer PK, or None.
+
+        Under ``probe_key_types="lance"`` (H12) such probes are not coerced and
+        match nothing, as Lance's key lookup does.  Nulls are still a typed
+        error; anything else (including None here) goes through ``coerce_keys``.
+        """
+        if isinstance(pks, pa.ChunkedArray):
+            pks = pks.combine_chunks()
+        if not (isinstance(pks, pa.Array) and pa.types.is_integer(pks.type)):
+            return None
+        if not pa.types.is_integer(self.pk_type) or pks.type == self.pk_type:
+            return None
+        if pks.null_count:
+            bad = pc.indices_nonzero(pc.is_null(pks))[0].as_py()
+            raise NullPrimaryKeyError(f"probe key at position {bad} is null")
+        return pks
+
     def coerce_keys(self, pks: object, *, what: str = "probe") -> pa.Array:
         """Turn probe/delete keys into a non-null array of the PK type.
 

@@ -11,6 +11,21 @@ flush takes the **oldest** frozen memtable, publishes its tail, writes SSTable
 g (+ PK sidecar) and commits the manifest (``current_generation = g + 1``);
 with ``release="at_flush"`` the in-memory copy is dropped at commit, with
 ``"explicit"`` it is retained (and read from memory) until ``release``.
+
+Hazard knobs (docs/SEMANTICS.md "Hazard knobs"):
+
+* ``durability="after_visible"`` (H9): the batch is appended (and visible per
+  ``visibility``) with a WAL position handed out but its entry left pending;
+  ``sync`` writes pending entries in order, ``flush`` syncs first and a clean
+  ``close`` syncs too.  A crash loses them, and replay hands their positions out
+  again.  ``sync`` writes nothing in the default mode (nothing is pending).
+* ``fail_next_flush`` (H14, test-only like ``mark_wal_flushed``): the next flush
+  attempt raises ``FlushFailedError`` before it writes or changes anything, and
+  the generation is recorded as failed.  ``flush_failure="retry"``: the next
+  flush takes the same (oldest) generation again.  ``"skip"``: later flushes
+  take the oldest frozen generation that has not failed, so the manifest moves
+  past the failed one, which stays frozen in memory (served in process, never
+  flushed, and not replayed after a reopen: its rows are lost).
 """
 
 from __future__ import annotations
@@ -19,17 +34,18 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from impl.errors import BatchTooLargeError, InvalidOptionError
+from impl.errors import BatchTooLargeError, FlushFailedError, InvalidOptionError
 from impl.manifest import store_manifest
 from impl.memtable import MemTable
 from impl.schema import check_shard_id
 from impl.sstable import write_sstable
-from impl.tier import ShardState, Tier
+from impl.tier import PendingEntry, ShardState, Tier
 
 
 @dataclass(frozen=True)
 class BatchAck:
-    """Where an acknowledged (durable) batch landed."""
+    """Where an acknowledged batch landed (durable unless ``durability="after_visible"``:
+    then only once ``sync`` returns)."""
 
     shard: str
     generation: int
@@ -53,7 +69,11 @@ class ShardStats:
     compacted_through: int
     current_generation: int
     replay_after_wal_position: int
-    last_wal_position: int
+    last_wal_position: int  # the last position handed out, pending ones included
+    #: WAL entries handed a position but not written yet (H9; 0 in the default mode)
+    pending: int = 0
+    #: generations whose last flush attempt failed, still frozen in memory (H14)
+    failed_generations: tuple[int, ...] = ()
 
 
 def _generation_arg(generation: object) -> int | None:
@@ -77,7 +97,8 @@ class ShardWriter:
     # ------------------------------------------------------------------ writes
 
     def put(self, batch: pa.RecordBatch | pa.Table) -> BatchAck:
-        """Append one batch (one call = one batch); durable when this returns."""
+        """Append one batch (one call = one batch); durable when this returns
+        (under ``durability="after_visible"``: when ``sync`` returns)."""
         self._tier.check_open()
         stored = self._tier.schema.to_stored_batch(batch)
         return self._append(self._check_size(stored, "put"))
@@ -114,7 +135,11 @@ class ShardWriter:
             return self._append_locked(state, stored)
 
     def _append_locked(self, state: ShardState, stored: pa.RecordBatch) -> BatchAck:
-        position = state.wal.append(stored, state.writer_epoch)  # durable first
+        if self._tier.options.durability == "after_visible":  # H9: WAL write deferred
+            position = state.wal.reserve()
+            state.pending.append(PendingEntry(position, stored, state.writer_epoch))
+        else:
+            position = state.wal.append(stored, state.writer_epoch)  # durable first
         active = state.active
         visible = self._tier.options.visibility == "immediate"
         index = active.store.append(stored, position, visible=visible)
@@ -153,6 +178,35 @@ class ShardWriter:
         state.active = MemTable(state.active.generation + 1, state.active.pk)
         return state.active.generation
 
+    def sync(self) -> int:
+        """Write every pending WAL entry, in position order; return how many (H9).
+
+        Under ``durability="after_visible"`` this is what acknowledges a put; in
+        the default mode nothing is ever pending and it writes nothing.
+        """
+        tier = self._tier
+        state = tier.get(self.shard)
+        with state.lock:
+            tier.check_open()
+            return state.write_pending()
+
+    def fail_next_flush(self) -> None:
+        """Test-only fault hook (H14): the next flush attempt of this shard that has a
+        generation to flush raises ``FlushFailedError`` and commits nothing."""
+        state = self._tier.get(self.shard)
+        with state.lock:
+            self._tier.check_open()
+            state.fail_next_flush = True
+
+    def _flush_candidate(self, state: ShardState) -> MemTable | None:
+        """The generation a flush takes: the oldest frozen one, or under
+        ``flush_failure="skip"`` the oldest frozen one that has not failed (H14)."""
+        skip = self._tier.options.flush_failure == "skip"
+        for mem in state.frozen:
+            if not (skip and mem.generation in state.failed):
+                return mem
+        return None
+
     def flush(self) -> int | None:
         """Flush the oldest frozen memtable to SSTable; return its generation (None if none)."""
         tier = self._tier
@@ -160,9 +214,19 @@ class ShardWriter:
         with state.flush_lock:
             with state.lock:
                 tier.check_open()
-                if not state.frozen:
+                mem = self._flush_candidate(state)
+                if mem is None:
                     return None
-                mem = state.frozen[0]
+                if state.fail_next_flush:  # H14: fail before anything is written
+                    state.fail_next_flush = False
+                    if mem.generation not in state.failed:
+                        state.failed.append(mem.generation)
+                    raise FlushFailedError(
+                        f"flush of shard {self.shard!r} generation {mem.generation} failed "
+                        f"(injected); nothing committed, flush_failure="
+                        f"{tier.options.flush_failure!r}"
+                    )
+                state.write_pending()  # an SSTable makes rows durable: their WAL first
                 mem.store.publish()  # the tail is published first
                 count = mem.committed
             sst = write_sstable(tier.disk, state.shard_dir / "sstables", mem, count)
@@ -175,6 +239,8 @@ class ShardWriter:
                 state.manifest = manifest
                 state.sstables[mem.generation] = sst
                 state.frozen.remove(mem)
+                if mem.generation in state.failed:  # a retry succeeded
+                    state.failed.remove(mem.generation)
                 if tier.options.release == "explicit":
                     state.retained.append(mem)
             return mem.generation
@@ -210,6 +276,8 @@ class ShardWriter:
                 current_generation=state.manifest.current_generation,
                 replay_after_wal_position=state.manifest.replay_after_wal_position,
                 last_wal_position=state.wal.last_position,
+                pending=len(state.pending),
+                failed_generations=tuple(sorted(state.failed)),
             )
 
     def mark_wal_flushed(self) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,6 +54,15 @@ KEEP_BASES = 8
 KEEP_MERGED = 512
 
 
+@dataclass(frozen=True)
+class PendingEntry:
+    """A WAL entry handed a position but not written yet (H9)."""
+
+    position: int
+    batch: pa.RecordBatch
+    writer_epoch: int
+
+
 class ShardState:
     """Everything one shard holds in memory.  Mutated only under ``lock``."""
 
@@ -74,12 +83,33 @@ class ShardState:
         self.retained: list[MemTable] = []
         self.wal = wal
         self.sstables = sstables
+        #: H9 (``durability="after_visible"``): visible batches whose WAL entry is not
+        #: written yet, oldest first; in memory only, so a crash loses them
+        self.pending: list[PendingEntry] = []
+        #: H14: generations whose last flush attempt failed (still frozen in memory)
+        self.failed: list[int] = []
+        #: H14 fault hook: the next flush attempt fails (``fail_next_flush``)
+        self.fail_next_flush = False
         self.lock = threading.RLock()
         self.flush_lock = threading.Lock()
 
     @property
     def writer_epoch(self) -> int:
         return self.manifest.writer_epoch
+
+    def write_pending(self) -> int:
+        """Write the pending WAL entries in position order; return how many (H9).
+
+        An entry leaves ``pending`` only once written, so a failed write keeps it
+        and every later one pending: the WAL never gets a gap.
+        """
+        written = 0
+        while self.pending:
+            entry = self.pending[0]
+            self.wal.write(entry.position, entry.batch, entry.writer_epoch)
+            self.pending.pop(0)
+            written += 1
+        return written
 
     def in_memory(self) -> list[MemTable]:
         """Every in-memory generation, ascending (retained < frozen < active)."""

@@ -57,10 +57,21 @@ class ShardWal:
     def append(self, batch: pa.RecordBatch, writer_epoch: int) -> int:
         """Write one entry; return its position.  Position advances only on success."""
         position = self.next_position
-        meta = {EPOCH_KEY.decode(): str(writer_epoch), POSITION_KEY.decode(): str(position)}
-        self.disk.write_ipc("wal_append", entry_path(self.wal_dir, position), batch, meta)
+        self.write(position, batch, writer_epoch)
         self.next_position = position + 1
         return position
+
+    def reserve(self) -> int:
+        """Hand out the next position without writing it (``durability="after_visible"``,
+        H9): the entry is written later by ``write``, or never if the process dies."""
+        position = self.next_position
+        self.next_position = position + 1
+        return position
+
+    def write(self, position: int, batch: pa.RecordBatch, writer_epoch: int) -> None:
+        """Write the entry at ``position`` (a fresh one, or one ``reserve`` handed out)."""
+        meta = {EPOCH_KEY.decode(): str(writer_epoch), POSITION_KEY.decode(): str(position)}
+        self.disk.write_ipc("wal_append", entry_path(self.wal_dir, position), batch, meta)
 
 
 def _read_entry(path: Path, position: int, schema: pa.Schema) -> WalEntry:
