@@ -140,6 +140,22 @@ MAP: tuple[MapRow, ...] = (
            "rows newest first, later ones in insert order plus a deletion vector (lance #6929)",
            TESTED, (f"{_DEV}::test_scan_equals_expectation_after_settle",),
            "the background flush lands (waited for) and the scan then equals the model's"),
+    MapRow("fail flush", "`state.fail_flush`: the oldest frozen generation stays frozen and "
+                         "served; with `flush_skip` later flushes pass it by",
+           "a flush error leaves the frozen memtable in the writer's queue while the flusher "
+           "can commit a later generation, moving the shard manifest's current generation and "
+           "replay-after WAL position past it",
+           ("V-FTW",),
+           "—: inferred from the flush and seal-fence code, not observed; a crash then does "
+           "not replay the skipped generation",
+           READ),
+    MapRow("sync", "`state.sync`: every WAL write so far is durable (H9's knob only)",
+           "the WAL flusher's PUT of the pending entries; a write is acknowledged when it "
+           "lands",
+           ("WAL-old", "WAL-new"),
+           "older WAL flusher: index inserts ran beside the PUT, so rows could be served before "
+           "they were durable (H9); newer: visible means indexed and durable",
+           READ),
     MapRow("release", "`state.release` (or release at flush): the in-memory copy is dropped",
            "a frozen memtable leaves `frozen_memtables` when its flush commits if "
            "`ShardWriterConfig::frozen_memtable_grace` is zero (the default), else after about "
