@@ -98,6 +98,13 @@ def test_a_bad_knob_value_is_a_typed_error_naming_it_and_changes_nothing(
     assert ids(wal.scan().table) == [1]
 
 
+@pytest.mark.parametrize("sources", ["snapshot", "manifest_first"])
+def test_a_non_callable_between_reads_is_a_typed_error(make_wal: MakeWal, sources: str) -> None:
+    wal = make_wal(arm_sources=sources)
+    with pytest.raises(InvalidOptionError, match="'soon'"):
+        wal.scan(between_reads="soon")  # type: ignore[arg-type]
+
+
 def test_every_good_knob_value_is_accepted() -> None:
     for name, good in [("capture", "inclusive_position"), ("durability", "after_visible"),
                        ("pk_hash_bits", 1), ("pk_hash_bits", 64), ("memtable_pk_index", False),
