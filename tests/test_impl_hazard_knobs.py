@@ -154,6 +154,16 @@ def test_h8_inclusive_position_equals_visible_count_once_something_is_visible(
     assert cuts[0] == cuts[1] == Cut("as_of_cut", {"s": AsOfCut(1, 2)})
 
 
+def test_h8_planted_bug_capture_read_as_visible_count(
+    make_wal: MakeWal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = impl.scanner.check_capture
+    monkeypatch.setattr(impl.scanner, "check_capture", lambda c: real(c) and "visible_count")
+    assert h8_scenario(make_wal, "inclusive_position") == (
+        Cut("as_of_cut", {"s": AsOfCut(2, 0)}), False,
+    )
+
+
 @pytest.mark.parametrize("design", ["exact_cut", "pinned_cut", "wal_position_map"])
 def test_h8_other_designs_ignore_the_capture(make_wal: MakeWal, design: str) -> None:
     assert h8_scenario(make_wal, "inclusive_position", design) == h8_scenario(
