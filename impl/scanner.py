@@ -40,6 +40,7 @@ from impl.base_table import BaseVersion
 from impl.block_list import GenMembership, contains, fresh_tier_block_list
 from impl.collector import ShardSources, Sources, collect, list_sstables, recount
 from impl.cut import AsOfCut, Cut, CutEntry, ExactCut, PinnedCut, WalPositionCut
+from impl.errors import InvalidOptionError
 from impl.options import check_capture, check_design
 from impl.schema import APPEND_INDEX, GENERATION, ROW, ROW_ID_SCHEMA, TOMBSTONE
 from impl.sstable import wal_runs
@@ -117,6 +118,8 @@ class LsmScanner:
         ``between_reads`` runs where the ``arm_sources``/``arm_visibility`` knobs
         split the arm's reads (module docstring); with neither set, after the cut.
         """
+        if between_reads is not None and not callable(between_reads):
+            raise InvalidOptionError(f"between_reads={between_reads!r}; expected a callable")
         tier = self._tier
         opts = tier.options
         manifest_first = opts.arm_sources == "manifest_first"

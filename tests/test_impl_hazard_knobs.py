@@ -98,6 +98,13 @@ def test_a_bad_knob_value_is_a_typed_error_naming_it_and_changes_nothing(
     assert ids(wal.scan().table) == [1]
 
 
+@pytest.mark.parametrize("sources", ["snapshot", "manifest_first"])
+def test_a_non_callable_between_reads_is_a_typed_error(make_wal: MakeWal, sources: str) -> None:
+    wal = make_wal(arm_sources=sources)
+    with pytest.raises(InvalidOptionError, match="'soon'"):
+        wal.scan(between_reads="soon")  # type: ignore[arg-type]
+
+
 def test_every_good_knob_value_is_accepted() -> None:
     for name, good in [("capture", "inclusive_position"), ("durability", "after_visible"),
                        ("pk_hash_bits", 1), ("pk_hash_bits", 64), ("memtable_pk_index", False),
@@ -145,6 +152,16 @@ def test_h8_inclusive_position_equals_visible_count_once_something_is_visible(
     s.put(rows([2]))
     cuts = [wal.scanner("as_of_cut", c).scan().cut for c in ("inclusive_position", "visible_count")]
     assert cuts[0] == cuts[1] == Cut("as_of_cut", {"s": AsOfCut(1, 2)})
+
+
+def test_h8_planted_bug_capture_read_as_visible_count(
+    make_wal: MakeWal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = impl.scanner.check_capture
+    monkeypatch.setattr(impl.scanner, "check_capture", lambda c: real(c) and "visible_count")
+    assert h8_scenario(make_wal, "inclusive_position") == (
+        Cut("as_of_cut", {"s": AsOfCut(2, 0)}), False,
+    )
 
 
 @pytest.mark.parametrize("design", ["exact_cut", "pinned_cut", "wal_position_map"])
