@@ -34,9 +34,13 @@ MODEL_FILES: tuple[str, ...] = (
     "model/read.py",
     "model/designs.py",
     "model/invariants.py",
+    "model/hazards.py",
 )
-#: the budget for MODEL_FILES together
-MODEL_BUDGET = 600
+#: the budget for MODEL_FILES together: 600 for the first eight hazard columns; the
+#: seven more (H8–H15: a capture, durability and sync, failed flushes, hash, index and
+#: key-width membership, split and re-counting arms) and the hazard and assumption
+#: tables' row types cost about 110 lines more
+MODEL_BUDGET = 720
 
 _NOT_CODE = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
              tokenize.ENDMARKER, tokenize.ENCODING}

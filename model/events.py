@@ -73,6 +73,11 @@ def _flushable(st: State, shard: str) -> bool:
     return s is not None and any(state._flushable(s, g) for g in s.generations)
 
 
+def _skippable(st: State, shard: str) -> bool:
+    """A failed flush changes the state only if later flushes skip it (``flush_skip``)."""
+    return st.config.flush_skip and _flushable(st, shard)
+
+
 EVENTS: dict[str, Event] = {
     e.name: e
     for e in (
@@ -113,8 +118,8 @@ EVENTS: dict[str, Event] = {
             "H4 (with release at flush)",
         ),
         Event(
-            "fail flush", state.fail_flush, _flushable,
-            (), None, "a frozen memtable whose flush did not fail",
+            "fail flush", state.fail_flush, _skippable,
+            (), None, "flush_skip, and a frozen memtable whose flush did not fail",
             "its flush fails: it stays frozen and served; with flush_skip later flushes "
             "pass it by (else the next flush retries it)",
             "H14: a crash then does not replay it",

@@ -42,8 +42,8 @@ FOUND: list[tuple[str, str, Story, int]] = [
     ("H3", "fresh_tier_watermark", [("delete", 0), ("freeze", 0), ("arm",), ("publish", 0)], 0),
     # H4 (release at flush): 1. put s0 [0]  2. arm  3. put s0 [3]: claims 3 (WAL position)
     ("H4", "wal_position_map", [("put", 0), ("arm",), ("put", 3)], 3),
-    # H5: 1. put s0 [0]  2. arm → WalPositionCut(2,)  3. put s0 [3]: claims 3
-    ("H5", "wal_position_map", [("put", 0), ("arm",), ("put", 3)], 3),
+    # H5b: 1. put s0 [0]  2. arm → WalPositionCut(2,)  3. put s0 [3]: claims 3
+    ("H5b", "wal_position_map", [("put", 0), ("arm",), ("put", 3)], 3),
     # H6: 1. put s0 [0]  2. arm → s0: AsOfCut(1, 1)  3. put s1 [1] (new shard s1): claims 1
     ("H6", "as_of_cut", [("put", 0), ("arm",), ("put", 1)], 1),
     # H7: 1. put s1 [1]  2. put s1 [1]  3. put s1 [1] (auto-freeze)  4. arm → AsOfCut(2, 0)

@@ -76,8 +76,8 @@ def test_the_violation_file_fails_once_the_design_stops_over_counting(tmp_path: 
 class LyingBackend(ImplBackend):
     """impl, except that the check never claims PK 0: a planted disagreement."""
 
-    def check(self, pks: Iterable[int], arm: ArmView) -> frozenset[int]:
-        return super().check(pks, arm) - {0}
+    def check(self, pks: Iterable[int], arm: ArmView, *, wide: bool = False) -> frozenset[int]:
+        return super().check(pks, arm, wide=wide) - {0}
 
 
 def lying_backend(h: Hazard) -> Backend:

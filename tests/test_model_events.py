@@ -23,12 +23,13 @@ def _statuses(st: State) -> dict[tuple[str, int], Status]:
 
 def _ready(name: str) -> State:
     """A state in which event ``name`` is enabled for shard "s" (generations retained)."""
-    st = initial(config=Config(lagged=True, release_at_flush=False))
+    st = initial(config=Config(lagged=True, release_at_flush=False,
+                               durable_after_visible=name == "sync", flush_skip=True))
     if name == "new shard":
         return st
     st = run(st, [("put", {"shard": "s", "batch": (("a", 1),)}), ("freeze", {"shard": "s"})])
     st = run(st, [("flush", {"shard": "s"}), ("put", {"shard": "s", "batch": (("b", 2),)})])
-    if name in ("flush", "crash"):
+    if name in ("flush", "crash", "fail flush"):
         st = step(st, "freeze", shard="s")
     return st
 

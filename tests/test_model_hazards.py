@@ -162,7 +162,7 @@ def test_h6_shard_created_after_arm_overcounts_as_of_cut_through_the_live_tier()
         "exact_cut": "clean",  # shards the arm did not see are excluded
         "pinned_cut": "clean",
     }
-    assert broken(arm, t1) == {"A3"}
+    assert broken(arm, t1) == {"A3-shards"}
     read = two_phase(Design.AS_OF_CUT, arm, capture(Design.AS_OF_CUT, arm), t1)
     assert read.missing == {"x"}
 
