@@ -112,7 +112,7 @@ def verdict_claims(text: str) -> dict[str, frozenset[str] | None]:
         if "**Unsound" in block:
             out[m.group(1)] = None
             continue
-        listed = re.findall(r"^  - \*\*(A[\w-]+)\*\*", block, flags=re.MULTILINE)
+        listed = re.findall(r"^ +- \*\*(A[\w-]+)\*\*", block, flags=re.MULTILINE)
         out[m.group(1)] = frozenset(listed)
     return out
 
@@ -328,8 +328,8 @@ def test_planted_a5_among_the_verdicts_soundness_requirements_is_caught() -> Non
     text = spec_text()
     a5 = ASSUMPTIONS["A5"]
     planted = _replace_in_region(
-        text, "verdict", "  - **A4**",
-        f"  - **A5** — the {a5.owner}: {a5.requirement}\n  - **A4**")
+        text, "verdict", "    - **A4**",
+        f"    - **A5** — the {a5.owner}: {a5.requirement}\n    - **A4**")
     assert any("as_of_cut sound under" in p for p in sound_under_problems(planted))
 
 
