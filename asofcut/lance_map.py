@@ -306,7 +306,7 @@ CHANGES: tuple[tuple[str, str, str, str], ...] = (
      "`current_generation`, not marked durable", "rotates like the live path, flushes full "
      "memtables during replay, advances the durable cursor", "A4, H7 (both renumber)"),
     ("a frozen memtable after its flush", "dropped at commit (no grace)",
-     "kept for `frozen_memtable_grace` (default zero: dropped at commit)", "A5, H4"),
+     f"kept for `frozen_memtable_grace` (default {SHIPPED['grace'].default})", "A5, H4"),
     ("an SSTable also held in memory", "both listed (V-AsOf era collector)",
      "served from memory only (V-FTW; V-Latest for the active generation too)",
      "A3-sstables, H5"),
