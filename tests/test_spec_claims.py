@@ -23,7 +23,12 @@ them against the sources the producers are supposed to follow, so a producer
 * every hazard cited (``H8``) in the documents is a row of
   ``model.hazards.HAZARDS`` (or names a family of rows: ``H5`` = H5a, H5b);
 * every word in the solver's verdict matrix has a legend entry, and the
-  legend says what K counts.
+  legend says what K counts;
+* no design is called sound under its set while a judge (the solver's matrix
+  or the model's) finds a missing row in a column that breaks none of that set,
+  unless the verdict names the column as an exception;
+* each "Lance as shipped" row names hazard columns that break the assumption
+  it decides.
 
 Each check is a function from text to a list of problems; the planted tests
 feed it a contradiction and show it is reported.
@@ -33,15 +38,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from asofcut import specdoc
+from asofcut.lance_map import SHIPPED, Shipped
 from model.designs import Design
 from model.hazards import ASSUMPTIONS, HAZARDS
 from proofs.obligations import CEX, SOUNDNESS_ASSUMPTIONS, Result
 from proofs.run import Report, run_all
+from stateful_tests.hazards import PROOF_TO_MACHINE_VERDICT as TO_MODEL
+from stateful_tests.hazards import expectation_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -291,6 +300,42 @@ def test_every_word_of_the_verdict_matrix_has_a_legend() -> None:
     assert legend_problems(spec_text()) == []
 
 
+def uncovered_problems(text: str) -> list[str]:
+    """A design said sound under its set, while a judge finds a missing row in a column that
+    breaks none of that set: the verdict must name the column as an exception."""
+    body = specdoc.regions(text)["verdict"]
+    matrix, model = _report().matrix, _model_cells()
+    out = []
+    for design, asm in expected_sound_under().items():
+        if asm is None:
+            continue
+        block = re.search(rf"\*\*`{design}`\*\*.*?(?=\n\*\*|\Z)", body, flags=re.DOTALL)
+        line = next((ln for ln in (block.group(0) if block else "").splitlines()
+                     if ln.startswith("- sound")), "")
+        for h, hz in HAZARDS.items():
+            lost = matrix[design].get(h) == CEX or model[(design, h)] == TO_MODEL[CEX]
+            if lost and hz.breaks not in asm and not re.search(rf"\b{h}\b", line):
+                out.append(f"{design}: sound under {sorted(asm)} claimed without naming {h}, "
+                           "where a judge finds a missing row")
+    return out
+
+
+def _model_cells() -> dict[tuple[str, str], str]:
+    return expectation_table()
+
+
+def test_no_design_is_called_sound_where_a_judge_finds_a_missing_row() -> None:
+    assert uncovered_problems(spec_text()) == []
+
+
+def test_planted_verdict_hiding_an_exception_is_caught() -> None:
+    text = spec_text()
+    line = next(ln for ln in specdoc.regions(text)["verdict"].splitlines()
+                if ln.startswith("- sound") and "**except**" in ln)
+    planted = _replace_in_region(text, "verdict", line, line.split(" — **except**")[0] + ":")
+    assert uncovered_problems(planted)
+
+
 def test_the_verdict_states_each_requirement_with_its_owner() -> None:
     body = specdoc.regions(spec_text())["verdict"]
     for a in set().union(*SOUNDNESS_ASSUMPTIONS.values()) & SOUNDNESS:
@@ -383,3 +428,31 @@ def test_planted_word_without_a_legend_is_caught() -> None:
     line = next(ln for ln in body.splitlines() if ln.startswith("- `cex`"))
     assert legend_problems(_replace_in_region(text, "verdict_matrix", line + "\n", ""))
     assert legend_problems(_replace_in_region(text, "verdict_matrix", "K counts", "K is"))
+
+
+# -- Lance as shipped: its rows agree with the hazard and assumption tables ----
+
+
+def shipped_problems(shipped: Mapping[str, Shipped]) -> list[str]:
+    """Each ``SHIPPED`` row's columns are hazards that break the assumption it decides."""
+    out = []
+    for key, row in shipped.items():
+        a, cols = row.assumption, row.columns
+        if a not in ASSUMPTIONS:
+            out.append(f"{key}: {a} is no assumption")
+        for c in cols:
+            if c not in HAZARDS or HAZARDS[c].breaks != a:
+                out.append(f"{key}: column {c} does not break {a}")
+    return out
+
+
+def test_lance_as_shipped_agrees_with_the_hazard_table() -> None:
+    assert shipped_problems(SHIPPED) == []
+    body = specdoc.regions(spec_text())["verdict"]
+    for row in SHIPPED.values():
+        assert row.default in body and row.setting in body
+
+
+def test_planted_shipped_row_naming_the_wrong_column_is_caught() -> None:
+    wrong = {**SHIPPED, "grace": replace(SHIPPED["grace"], columns=("H6",))}
+    assert shipped_problems(wrong) == ["grace: column H6 does not break A5"]
