@@ -77,6 +77,62 @@ EXTRA: dict[str, str] = {
     "writer epoch in the cut": "whether the cut notices a replay (A4)",
 }
 
+@dataclass(frozen=True)
+class Shipped:
+    """What Lance does by default at one point the cut depends on: the one place it is said.
+
+    The verdict at the top of docs/SPEC.md renders these rows (with the
+    assumption's requirement from ``model.hazards.ASSUMPTIONS`` and the
+    counterexample of ``column``); the map rows below quote ``default``.
+    """
+
+    setting: str  # the Lance setting, field or behaviour
+    default: str  # what Lance does unless the caller or operator changes it
+    read_at: tuple[str, ...]  # VERSIONS labels
+    assumption: str  # the model.hazards.ASSUMPTIONS row it decides
+    holds: str  # whether the assumption holds with the default, in a few words
+    columns: tuple[str, ...]  # the model.hazards.HAZARDS columns it shows up as
+
+
+#: Lance as shipped, one row per assumption the defaults decide
+SHIPPED: dict[str, Shipped] = {
+    "grace": Shipped(
+        "`ShardWriterConfig::frozen_memtable_grace`",
+        "zero: a frozen memtable leaves memory when its flush commits",
+        ("V-FTW",), "A5", "fails with the default once the cut's generation flushes", ("H4",)),
+    "absent shard": Shipped(
+        "a shard with no entry in the watermark map",
+        "gets the live tier, unbounded (no zero cut is added for it)",
+        ("V-AsOf", "V-FTW"), "A3-shards", "holds only if the zero cuts are added",
+        ("H6",)),
+    "capture": Shipped(
+        "the arm's capture of N",
+        "not in Lance: the caller builds the cut (which count the PR's caller reads: "
+        "docs/LANCE_MAP.md)",
+        ("V-AsOf", "V-FTW"), "A1", "cannot be decided from Lance's code", ("H1", "H2", "H8")),
+    "collector": Shipped(
+        "the scan collector's visibility read",
+        "V-Latest stores the `visible_count` read once at collection in each in-memory source "
+        "(the collector fix); before it, block lists and memtable scans read it separately",
+        ("V-FTW", "V-Latest"), "A1", "holds from V-Latest on (the arm's side of A1)",
+        ("H15",)),
+    "freeze": Shipped(
+        "sealing a memtable",
+        "a memtable is sealed while its index apply and WAL flush are still queued",
+        ("V-FTW",), "A2", "not guaranteed by the tier", ("H3", "H13")),
+    "sstable list": Shipped(
+        "the SSTable list at the check",
+        "the collector trusts the list it is given",
+        ("V-AsOf", "V-FTW", "V-Latest"), "A3-sstables",
+        "holds only if the arm reads refs and list in one snapshot", ("H5a",)),
+    "epoch": Shipped(
+        "the writer epoch in the cut",
+        "neither `AsOfCut` nor `FreshTierWatermark` carries one",
+        ("V-AsOf", "V-FTW"), "A4", "holds only if the cut is voided after a reopen",
+        ("H7", "H9")),
+}
+
+
 _DEV = "tests/test_lance_deviations.py"
 _MACHINE = "stateful_tests/test_lance_machine.py"
 
@@ -126,7 +182,8 @@ MAP: tuple[MapRow, ...] = (
            "batch thresholds, by `force_seal_active()` and `close()`",
            ("V-FTW", "pylance 14.0.2"),
            "frozen memtables stay readable until their flush commits since lance #6814; "
-           "pylance 14.0.2's `writer.lsm_scanner()` still leaves them out (deviation 1)",
+           "pylance 14.0.2's `writer.lsm_scanner()` still leaves them out "
+           "(docs/LANCE_FINDINGS.md, finding 2)",
            TESTED, (f"{_DEV}::test_stats_generation_and_batch_count_exact",
                     f"{_DEV}::test_frozen_memtable_visible_to_scan"),
            "freeze inside the put that reaches the batch threshold; 14.0.2's scan missing "
@@ -141,25 +198,26 @@ MAP: tuple[MapRow, ...] = (
            TESTED, (f"{_DEV}::test_scan_equals_expectation_after_settle",),
            "the background flush lands (waited for) and the scan then equals the model's"),
     MapRow("fail flush", "`state.fail_flush`: the oldest frozen generation stays frozen and "
-                         "served; with `flush_skip` later flushes pass it by",
-           "a flush error leaves the frozen memtable in the writer's queue while the flusher "
-           "can commit a later generation, moving the shard manifest's current generation and "
-           "replay-after WAL position past it",
+                         "served; with `flush_skip` a later generation's flush passes it by",
+           "`MemTableFlushHandler::flush_memtable` on an error: the frozen memtable is kept, "
+           "unstamped, until a later flush or a WAL replay on reopen; a later generation's "
+           "flush can still commit and move `current_generation` and "
+           "`replay_after_wal_entry_position` past it",
            ("V-FTW",),
-           "—: inferred from the flush and seal-fence code, not observed; a crash then does "
-           "not replay the skipped generation",
+           "— (whether a restart then replays the failed generation is our inference, H14)",
            READ),
-    MapRow("sync", "`state.sync`: every WAL write so far is durable (H9's knob only)",
-           "the WAL flusher's PUT of the pending entries; a write is acknowledged when it "
-           "lands",
+    MapRow("sync", "`state.sync`: every WAL write so far lands (durable)",
+           "the WAL append on the `max_wal_flush_interval` ticker; newer: visible = "
+           "min(`indexed_count`, durable − `global_offset`) with `durable_write`, so nothing "
+           "is served before it is durable",
            ("WAL-old", "WAL-new"),
-           "older WAL flusher: index inserts ran beside the PUT, so rows could be served before "
-           "they were durable (H9); newer: visible means indexed and durable",
+           "older: the flusher ran the index insert beside the WAL write, so rows were served "
+           "before they were durable and a crash could lose them (H9); newer: visibility waits "
+           "for durability",
            READ),
     MapRow("release", "`state.release` (or release at flush): the in-memory copy is dropped",
-           "a frozen memtable leaves `frozen_memtables` when its flush commits if "
-           "`ShardWriterConfig::frozen_memtable_grace` is zero (the default), else after about "
-           "the grace (a sweep ticker evicts it)",
+           f"{SHIPPED['grace'].setting}: {SHIPPED['grace'].default} (the default); with a "
+           "positive grace, about the grace later (a sweep ticker evicts it)",
            ("V-AsOf", "V-FTW"),
            "V-AsOf has no grace: always released at commit; the grace knob is not among "
            "pylance 14.0.2's writer options",
@@ -219,7 +277,7 @@ MAP: tuple[MapRow, ...] = (
            "doc says \"batch count at snapshot time\" without saying which count",
            CALLER),
     MapRow("shard absent from the cut", "`model.designs.admits(..., cut=None)`",
-           "a shard with no entry in the watermark map gets the live tier, unbounded "
+           f"{SHIPPED['absent shard'].setting} {SHIPPED['absent shard'].default} "
            "(`watermarks = None`: every shard)",
            ("V-AsOf", "V-FTW"),
            "—; the proofs' A3-shards gives such a shard an explicit zero cut (A = 0, N = 0), "
@@ -233,7 +291,7 @@ MAP: tuple[MapRow, ...] = (
            "extends that to the active generation",
            READ),
     MapRow("writer epoch in the cut", "`exact_cut`'s `cut_epoch`; the as-of cut has none",
-           "neither `AsOfCut` nor `FreshTierWatermark` carries a writer epoch",
+           f"{SHIPPED['epoch'].default}",
            ("V-AsOf", "V-FTW"), "—", READ),
 )
 
@@ -248,7 +306,7 @@ CHANGES: tuple[tuple[str, str, str, str], ...] = (
      "`current_generation`, not marked durable", "rotates like the live path, flushes full "
      "memtables during replay, advances the durable cursor", "A4, H7 (both renumber)"),
     ("a frozen memtable after its flush", "dropped at commit (no grace)",
-     "kept for `frozen_memtable_grace` (default zero: dropped at commit)", "A5, H4"),
+     f"kept for `frozen_memtable_grace` (default {SHIPPED['grace'].default})", "A5, H4"),
     ("an SSTable also held in memory", "both listed (V-AsOf era collector)",
      "served from memory only (V-FTW; V-Latest for the active generation too)",
      "A3-sstables, H5"),

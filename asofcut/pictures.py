@@ -61,8 +61,8 @@ def _drawn() -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str, str]]
     where the column keeps the check's list current.  A cell no such trace
     fits gets its own shortest trace (``proofs.cells.cell_traces``).
     """
-    from proofs.cells import cell_traces
     from model.hazards import HAZARDS
+    from proofs.cells import cell_traces
     from proofs.run import run_all
 
     rep = run_all()

@@ -6,9 +6,11 @@ read off the tables the model runs on) and
 planted bugs: computed by z3 now), ``proofs.argument.SECTIONS`` (the
 invariant's conjuncts and where each assumption is used, computed by z3) and
 ``asofcut.pictures.SECTIONS`` (the regions embedding the SVG timelines and
-the rule grid).  ``docs/LANCE_MAP.md`` is a second document with generated
-regions (``asofcut.lance_map.SECTIONS``), checked the same way.  This module only
-merges them and splices them into the document with :mod:`asofcut.specdoc`,
+the rule grid) and ``asofcut.verdict.SECTIONS`` (the verdict page and the
+hazard table, computed from the tables and both judges' matrices).
+``docs/LANCE_MAP.md`` is a second document with generated regions
+(``asofcut.lance_map.SECTIONS``), checked the same way.  This module only merges
+them and splices them into the document with :mod:`asofcut.specdoc`,
 and writes the pictures under ``docs/img/`` (``asofcut.pictures.svg_files``);
 ``--check`` is what CI runs, so a change to the model or the proofs that is
 not reflected in the document or its pictures fails the build.
@@ -21,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from asofcut import lance_map, pictures, specdoc
+from asofcut import lance_map, pictures, specdoc, verdict
 
 
 def producers() -> dict[str, Callable[[], str]]:
@@ -30,7 +32,8 @@ def producers() -> dict[str, Callable[[], str]]:
     from proofs.argument import SECTIONS as ARGUMENT_SECTIONS
     from proofs.docs import SECTIONS as PROOF_SECTIONS
 
-    groups = (MODEL_SECTIONS, PROOF_SECTIONS, ARGUMENT_SECTIONS, pictures.SECTIONS)
+    groups = (MODEL_SECTIONS, PROOF_SECTIONS, ARGUMENT_SECTIONS, pictures.SECTIONS,
+              verdict.SECTIONS)
     names = [n for g in groups for n in g]
     clash = {n for n in names if names.count(n) > 1}
     if clash:

@@ -375,8 +375,8 @@ def timeline_svg(trace: dict[str, Any]) -> str:
     height = lay.legend_y + legend_h + 18 + n_lines * 17 + 20
     out: list[str] = []
     dropped = str(trace.get("assumption_dropped", "?"))
-    if dropped.startswith("nothing"):
-        cond = "with A1–A4 all held"
+    if dropped.startswith("nothing ("):  # "nothing (A1, …, A4 all held)": the set, as held
+        cond = "with " + dropped.removeprefix("nothing (").removesuffix(")")
     elif dropped.startswith("column "):
         cond = f"the matrix's {dropped.removeprefix('column ')} column"
     else:

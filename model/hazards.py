@@ -199,7 +199,7 @@ HAZARDS: dict[str, Hazard] = {
         ),
         Hazard(
             "H4", "active generation flushed and released between arm and check",
-            "frozen_memtable_grace = 0 (the default) drops the memtable when its flush commits",
+            "frozen_memtable_grace = 0 drops the memtable when its flush commits",
             Scenario((_put("a"),), (_ev("freeze"), _ev("flush")), base={"a": "old"}),
             breaks="A5", gap="H4", options=(("release", "at_flush"),),
             unlocks=frozenset({"release"}),

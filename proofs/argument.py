@@ -102,8 +102,9 @@ STEP_REASONS: dict[str, str] = {
     "manifest": "the arm reading its SSTable list early exists only without A3-sstables.",
     "arm": "establishes the invariant: A := cur and N := the visible count it scanned (A1), "
            "so the next position is (A, ac) with ac ≥ N; every row it did not read is in "
-           "generation A at index ≥ N (the visible prefix was read) or above A, because lower "
-           "generations were fully visible (A2) and their SSTables listed (A3-sstables).",
+           "generation A at index ≥ N (the visible prefix was read) or above A, because a row's "
+           "generation, if below A, was fully visible (A2) and its SSTable listed "
+           "(A3-sstables).",
     "read_n": "the after-scan re-read of N exists only without A1 (capture after_scan).",
 }
 

@@ -3,8 +3,9 @@
 ``needs.*`` traces (``proofs.obligations.assumption_drops``) show what each
 assumption protects in the sound designs; the unsound designs have no
 assumption to drop — they fail in the verdict matrix's baseline column, with
-A1–A4 all held.  This module gives each of them its shortest baseline trace,
-so that SPEC.md can draw the failure the as-of cut was introduced to fix.
+every soundness assumption held (``BASELINE_HELD``).  This module gives each
+of them its shortest baseline trace, so that SPEC.md can draw the failure the
+as-of cut was introduced to fix.
 A hazard column only lifts assumptions, so the baseline trace witnesses
 every cell of an unsound design's row.
 
@@ -28,7 +29,7 @@ import z3
 
 from model.designs import Capture, Design
 
-from .encode import ALL, CAP, Config, State, Step, Variant
+from .encode import ALL, ASSUMPTIONS, CAP, Config, State, Step, Variant
 from .obligations import (
     UNSOUND,
     Goal,
@@ -39,14 +40,16 @@ from .obligations import (
 from .obligations import cell_setup as cell_setup  # a cell's setup: the matrix verdict's own
 
 #: the label a baseline trace carries where a ``needs.*`` trace names its dropped assumption
-BASELINE = "nothing (A1–A4 all held)"
+#: (the names are the set it holds, in the assumption table's order: never retyped as a range)
+BASELINE_HELD = ALL - {"A5"}
+BASELINE = f"nothing ({', '.join(a for a in ASSUMPTIONS if a in BASELINE_HELD)} all held)"
 
 
 def baseline_trace(design: Design) -> dict[str, Any] | None:
     """The shortest over-count of ``design`` with every soundness assumption held."""
     if design not in UNSOUND:
-        raise ValueError(f"{design.value} is sound under A1–A4: it has no baseline trace")
-    trace, _ = shortest(Variant(design), ALL - {"A5"}, over_count)
+        raise ValueError(f"{design.value} is not an unsound design: it has no baseline trace")
+    trace, _ = shortest(Variant(design), BASELINE_HELD, over_count)
     if trace is not None:
         trace["assumption_dropped"] = BASELINE
     return trace

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .encode import ASSUMPTIONS, BUG_TRANSITION, DIVERGENCES, Bug
+from .encode import BUG_TRANSITION, DIVERGENCES, Bug
 from .obligations import COLUMNS, HAZARDS, KMAX, K
 from .run import run_all
 
@@ -24,15 +24,45 @@ def obligations() -> str:
     rep = run_all()
     rows = [[design, r.name, r.statement, r.status, "yes" if r.ok else "**NO**"]
             for design, results in rep.obligations.items() for r in results]
-    head = (f"BMC depth K = {K} events; shortest counterexamples by iterative deepening "
-            f"up to {KMAX}.\n\n")
-    asm = "".join(f"- **{k}**: {v}\n" for k, v in ASSUMPTIONS.items())
-    return head + asm + "\n" + _table(
+    head = (f"BMC depth K = {K} ({K_COUNTS}); shortest counterexamples by iterative "
+            f"deepening up to {KMAX}. The assumptions named (`needs.*`) are the rows of the "
+            "assumption table above, the one place they are stated.\n\n")
+    return head + _table(
         ["design", "obligation", "statement", "status", "as expected"], rows)
 
 
+#: what the bound K counts (the encoding: ``proofs/encode.py``)
+K_COUNTS = ("K counts events of the encoded transition system: one shard, one tracked row R "
+            "(the row under test; the rest of the shard is counters), every tier event and the "
+            "arm's own steps (the arm, an early SSTable-list read, a re-read of N) counted, "
+            "`noop` allowed, the check after the last")
+
+#: the matrix's words → what they mean; a word is matched by its start, so a word that
+#: carries its bound ("no counterexample within K = 6") needs no entry per K
+WORDS: dict[str, str] = {
+    "cex": "an over-count (a missing row) in some trace of at most K events",
+    "under-count": "no over-count within K, but an observed row the check misses outside the "
+                   "exclusions the column keeps (a duplicate)",
+    "proved (induction)": "holds for every ordering, of any length (an inductive invariant)",
+    "no counterexample within": "neither an over-count nor an under-count in any trace of at "
+                                "most K events (bounded model checking, not a proof for "
+                                "longer traces)",
+    "proved": "neither an over-count nor an under-count in any trace of at most K events: "
+              "bounded model checking at depth K, not an induction (the induction is the "
+              "`sound.*` / `tight.*` obligations above, with every assumption held)",
+}
+
+
+def word_meaning(word: str) -> str:
+    """The legend entry for one word of the matrix (longest matching start)."""
+    hits = [w for w in WORDS if word == w or word.startswith(w + " ")]
+    if not hits:
+        raise ValueError(f"the verdict matrix prints {word!r}, which the legend does not define")
+    return WORDS[max(hits, key=len)]
+
+
 def verdict_matrix() -> str:
-    """design × hazard, each cell computed by the solver."""
+    """design × hazard, each cell computed by the solver, with a legend for every word."""
     rep = run_all()
     cols = list(COLUMNS)
     rows = [[d, *[row[c] for c in cols]] for d, row in rep.matrix.items()]
@@ -43,9 +73,9 @@ def verdict_matrix() -> str:
         + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "") + "\n"
         for h, hz in HAZARDS.items() if h in COLUMNS
     )
-    words = (f"Each cell: `cex` = an over-count (missing row) within K = {K} events; "
-             f"`under-count` = no over-count, but an observed row the check misses "
-             f"outside the exclusions the column keeps; `proved` = both UNSAT at K = {K}.\n\n")
+    used = sorted({w for row in rep.matrix.values() for w in row.values()})
+    words = (f"K = {K}: {K_COUNTS}.\n\n"
+             + "".join(f"- `{w}`: {word_meaning(w)}\n" for w in used) + "\n")
     return words + _table(["design", *cols], rows) + "\n" + legend
 
 

@@ -104,6 +104,7 @@ from model.designs import (
     Source,
     Verdict,
 )
+from model.hazards import ASSUMPTIONS as HAZARD_ASSUMPTIONS
 
 # --------------------------------------------------------------------------
 # The predicates, mirrored
@@ -322,15 +323,8 @@ def rules_for(bugs: frozenset[Bug]) -> dict[tuple[Source, Rel], Verdict]:
     return rules
 
 
-#: the five conditions A1–A5; A3 is split into its two halves.
-ASSUMPTIONS: dict[str, str] = {
-    "A1": "N is the visible count the arm scanned, read no later than the scan",
-    "A2": "every lower generation was fully visible when the arm ran",
-    "A3-shards": "the check sees the arm's shard set (absent shards: explicit zero cut)",
-    "A3-sstables": "the check sees the arm's SSTable set (no manifest skew, no stale list)",
-    "A4": "no writer-epoch change (crash/replay) between arm and check",
-    "A5": "the cut's active generation is still in memory at check (grace > 0)",
-}
+#: name → statement, read off the one assumption table (``model.hazards.ASSUMPTIONS``).
+ASSUMPTIONS: dict[str, str] = {name: a.statement for name, a in HAZARD_ASSUMPTIONS.items()}
 ALL = frozenset(ASSUMPTIONS)
 
 # op codes

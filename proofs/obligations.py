@@ -42,6 +42,7 @@ from typing import Any
 import z3
 
 from model.designs import Capture, Design, Rel, Source, Verdict
+from model.hazards import ASSUMPTIONS as ASSUMPTION_TABLE
 from model.hazards import HAZARDS, solver_columns
 
 from .encode import (
@@ -521,7 +522,8 @@ def obligation_thunks(v: Variant, *, deepen: bool = True) -> list[Callable[[], l
                               _status(r, sat_word="sat"), r == z3.sat, dt))
         if "H4" in excl:
             r, _, dt, *_ = bmc(v, asm | {"A5"}, under_count_except(("H5b",)), K)
-            out.append(Result("tight.A5", "with A5 (grace > 0) the H4 gap closes",
+            out.append(Result("tight.A5", f"with A5 ({ASSUMPTION_TABLE['A5'].requirement}) "
+                                          "the H4 gap closes",
                               _status(r), r == z3.unsat, dt))
         return out
 
