@@ -40,9 +40,9 @@ runtime, non-strict xfail after all examples ran -- never a pass, never silently
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 os.environ.setdefault("LANCE_LOG", "lance=off")

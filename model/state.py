@@ -246,7 +246,7 @@ def fail_flush(state: State, shard: str) -> State:
     """
     s = state.shard(shard)
     frozen = [g.number for g in s.generations if _flushable(s, g)] if s else []
-    if not frozen or not state.config.flush_skip:
+    if s is None or not frozen or not state.config.flush_skip:
         return state
     return _set(state, shard, replace(s, failed=(*s.failed, frozen[0])))
 

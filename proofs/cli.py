@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .encode import Bug
-from .obligations import COLUMNS, HAZARDS, KMAX, K
+from .obligations import COLUMNS, KMAX, K
 from .run import run_all
 
 TRACES_PATH = Path(__file__).resolve().parent / "traces.json"
