@@ -358,9 +358,15 @@ class _Writer:
             result = f"{var}.arm"
         self.names[id(c.result)] = var
         key, pks = model[:2] if model else (view.cut_key, view.observed_pks)
-        literal = _cut_literal(self.run.design.value, key)
-        self.cut_types.update(t for t in CUT_TYPES if f"{t}(" in literal)
-        self.emit(f"assert {result}.cut == {literal}")
+        if self.run.design is Design.PINNED_CUT:
+            # the pinned base version number is impl's own: compare what the cut key holds
+            want = {sid: (v[1], tuple(v[2])) for sid, v in key}  # type: ignore[index]
+            self.emit(f"assert {{sid: (e.pinned_through, e.wal_ranges) for sid, e in "
+                      f"{result}.cut.shards.items()}} == {want!r}")  # type: ignore[union-attr]
+        else:
+            literal = _cut_literal(self.run.design.value, key)
+            self.cut_types.update(t for t in CUT_TYPES if f"{t}(" in literal)
+            self.emit(f"assert {result}.cut == {literal}")
         self.emit(f"assert observed({result}) == {_set(pks)}")
         if c.name == "two_phase":
             tp: TwoPhaseView = c.result

@@ -60,6 +60,25 @@ def test_a_violation_file_is_plain_and_runs_green(tmp_path: Path) -> None:
     assert code == 0, out
 
 
+#: (design, column, story) of the new columns whose files need their knobs and moves:
+#: H9's sync, crash and reused WAL position under the pinned cut; H5a's split arm
+KNOB_STORIES = [
+    ("pinned_cut", "H9", [("put", 5), ("sync", 5), ("put", 5), ("arm", None), ("crash", 0),
+                          ("put", 2)]),
+    ("as_of_cut", "H5a", [("put", 3), ("freeze", 0), ("arm", 0)]),
+]
+
+
+@pytest.mark.parametrize(("design", "hazard", "story"), KNOB_STORIES,
+                         ids=[f"{d}-{h}" for d, h, _ in KNOB_STORIES])
+def test_a_file_for_a_knob_column_runs_green(tmp_path: Path, design: str, hazard: str,
+                                             story: list[tuple[object, ...]]) -> None:
+    text = render(design, hazard, story)
+    assert "MemWalOptions(**{" in text and "never observed: over-count" in text
+    code, out = pytest_file(tmp_path, text)
+    assert code == 0, out
+
+
 def test_the_violation_file_fails_once_the_design_stops_over_counting(tmp_path: Path) -> None:
     """fresh_tier_watermark is as_of_cut bounded by visibility: the fix for exactly this story.
 
