@@ -1,0 +1,61 @@
+"""The search compares the full scan less often; it still catches a scan that lies.
+
+Between its steps the machine compares impl's full scan (base table included)
+with the model's only after a compaction or a crash, and at the end of every
+test case (``Harness.agree(full=False)``); every arm compares the fresh tier's
+rows.  These planted backends lie in the scan alone, where no arm looks, so
+only that economy stands between them and a passing run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stateful_tests import profiles
+from stateful_tests.backend import Backend, ImplBackend
+from stateful_tests.hazards import Hazard
+from stateful_tests.machine import Disagreement, impl_backend, machine_for
+from stateful_tests.matrix import _run_budgeted
+
+
+class FrozenScanLies(ImplBackend):
+    """impl, except that while a frozen memtable exists the scan drops its smallest key."""
+
+    def scan(self) -> dict[int, str]:
+        rows = super().scan()
+        if rows and any(self.stats(s).frozen for s in self.shards()):
+            del rows[min(rows)]
+        return rows
+
+
+class BaseScanLies(ImplBackend):
+    """impl, except that after a compaction the scan forgets base key 4."""
+
+    compacted = False
+
+    def compact(self) -> None:
+        super().compact()
+        self.compacted = True
+
+    def scan(self) -> dict[int, str]:
+        rows = super().scan()
+        if self.compacted:
+            rows.pop(4, None)
+        return rows
+
+
+def _factory(cls: type[ImplBackend]):  # type: ignore[no-untyped-def]
+    def make(h: Hazard) -> Backend:
+        real = impl_backend(h)
+        assert isinstance(real, ImplBackend)
+        real.__class__ = cls
+        return real
+
+    return make
+
+
+@pytest.mark.parametrize("liar", [FrozenScanLies, BaseScanLies], ids=lambda c: c.__name__)
+def test_a_scan_that_lies_where_no_arm_looks_is_caught(liar: type[ImplBackend]) -> None:
+    cls = machine_for("exact_cut", "baseline", backend=_factory(liar))
+    with pytest.raises(Disagreement, match="scan: impl"):
+        _run_budgeted(cls, profiles.GATE, 0)
