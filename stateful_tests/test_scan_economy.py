@@ -19,11 +19,22 @@ from stateful_tests.matrix import _run_budgeted
 
 
 class FrozenScanLies(ImplBackend):
-    """impl, except that while a frozen memtable exists the scan drops its smallest key."""
+    """impl, except that while a frozen memtable exists the scan drops its smallest key,
+    in a test case with no compaction and no crash: only the end-of-case scan sees it."""
+
+    quiet = True
+
+    def compact(self) -> None:
+        self.quiet = False
+        super().compact()
+
+    def crash_reopen(self) -> None:
+        self.quiet = False
+        super().crash_reopen()
 
     def scan(self) -> dict[int, str]:
         rows = super().scan()
-        if rows and any(self.stats(s).frozen for s in self.shards()):
+        if self.quiet and rows and any(self.stats(s).frozen for s in self.shards()):
             del rows[min(rows)]
         return rows
 
