@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .encode import ASSUMPTIONS, BUG_TRANSITION, DIVERGENCES, Bug
-from .obligations import COLUMNS, HAZARDS, KMAX, K
+from .obligations import COLUMNS, HAZARDS, KMAX, NO_CEX, PROVED, K, cell_knobs
 from .run import run_all
 
 
@@ -40,13 +40,29 @@ def verdict_matrix() -> str:
         f"- **{h}** ({hz.title}): drops {hz.breaks or '—'}"
         + (" (arm-side manifest skew only; the check's SSTable list stays current)"
            if hz.fresh_list else "")
-        + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "") + "\n"
+        + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "")
+        + (f"; switches {', '.join(k for k, on in cell_knobs(h) if on)}"
+           if any(on for _, on in cell_knobs(h)) else "") + "\n"
         for h, hz in HAZARDS.items() if h in COLUMNS
     )
-    words = (f"Each cell: `cex` = an over-count (missing row) within K = {K} events; "
-             f"`under-count` = no over-count, but an observed row the check misses "
-             f"outside the exclusions the column keeps; `proved` = both UNSAT at K = {K}.\n\n")
-    return words + _table(["design", *cols], rows) + "\n" + legend
+    knobs = ("\nKnobs: `two` = the arm reads its counts at a second instant (H15); `dav` = "
+             "rows visible before their WAL write is durable, a crash loses them and new "
+             "writes reuse their positions (H9); `skip` = a failed flush leaves its generation "
+             "in memory and later flushes pass it by, a crash then does not replay it (H14); "
+             "`pap` = puts are published at once, so only a tombstone waits in a lagged tail, "
+             "and the over-count asked for is a tombstone's (H13: its own query, not H3's).\n")
+    words = (f"Each cell is bounded model checking first: K = {K} counts events (transitions "
+             f"of the tier, the arm and its reads) on one shard, following one tracked row "
+             f"(the row under test; soundness is a statement about every row, so one "
+             f"arbitrary row suffices). `cex` = an over-count (missing row) within K events; "
+             f"`under-count` = no over-count, but an observed row the check misses outside "
+             f"the exclusions the column keeps; `{NO_CEX}` = both queries UNSAT at depth K, "
+             f"and nothing more; `{PROVED}` = the design's inductive proof (all orderings, "
+             f"any number of events) ran, held, and covers the cell: the cell keeps every "
+             f"assumption the induction assumed and pins no capture or tier knob the "
+             f"induction did not allow (such a cell is not asked by bounded queries; the "
+             f"design's `sound.bmc`/`tight.bmc` cross-check the induction itself).\n\n")
+    return words + _table(["design", *cols], rows) + "\n" + legend + knobs
 
 
 def counterexamples() -> str:
