@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from model.designs import Capture
+
 from .encode import ASSUMPTIONS, BUG_TRANSITION, DIVERGENCES, Bug
 from .obligations import COLUMNS, HAZARDS, KMAX, NO_CEX, PROVED, K, cell_knobs
 from .run import run_all
@@ -38,6 +40,8 @@ def verdict_matrix() -> str:
     rows = [[d, *[row[c] for c in cols]] for d, row in rep.matrix.items()]
     legend = "".join(
         f"- **{h}** ({hz.title}): drops {hz.breaks or '—'}"
+        + (f" (capture `{hz.capture.value}`)" if hz.capture is not Capture.VISIBLE_COUNT
+           else "")
         + (" (arm-side manifest skew only; the check's SSTable list stays current)"
            if hz.fresh_list else "")
         + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "")
