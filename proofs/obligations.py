@@ -28,6 +28,12 @@ Why each kind of query exists (docs/DESIGN.md "The proofs"):
   one no obligation can see, and the conformance check with the model
   (``proofs/conformance.py``) is what detects it.
 
+* **The verdict matrix** (design × hazard column, ``model.hazards.HAZARDS``): each
+  cell is a bounded question (``K`` events, one shard, one tracked row) built
+  from the column's row (``cell_setup``); its answer is ``cex``, ``under-count``
+  or ``no cex ≤ K``.  ``proved (induction)`` is only said of a cell the design's
+  induction covers and that induction held (``induction_covers``, ``proofs.run``).
+
 Nothing here is hard-coded: every status printed is what the solver said.
 """
 
@@ -462,10 +468,17 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
             elif cut.get("kind") == "AsOfCut":
                 cut["active_batch_count"] = _val(m, t.N)
             ev.update(active_batch_count=_val(m, t.N))
-            ev["text"] = (f"arm re-reads N after its scan: N := {_val(m, t.N)}" if not two else
-                          f"arm reads the cut's counts at a second instant: N := {_val(m, t.N)}"
-                          + (", r's position now in the cut" if _val(m, t.rin)
-                             and not _val(m, s.rin) else ""))
+            if not two:
+                ev["text"] = f"arm re-reads N after its scan: N := {_val(m, t.N)}"
+            elif v.design is Design.EXACT_CUT:
+                ev["text"] = (f"arm reads the cut's counts at a second instant: active := "
+                              f"[{_val(m, t.xa)}, {_val(m, t.xn)}]")
+            elif v.design is Design.PINNED_CUT:
+                ev["text"] = ("arm reads the cut's WAL positions at a second instant"
+                              + (": r's position now in the cut" if _val(m, t.rin)
+                                 and not _val(m, s.rin) else ""))
+            else:
+                ev["text"] = f"arm reads the cut's counts at a second instant: N := {_val(m, t.N)}"
         events.append(ev)
     last = states[-1]
     adm = _val(m, admitted(v, last, cfg, frozenset()))
