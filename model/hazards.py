@@ -243,7 +243,6 @@ HAZARDS: dict[str, Hazard] = {
             Scenario((_put("a"), _ev("freeze")), (_put("b"),), base={"b": "old"}),
             breaks="A1", capture=Capture.INCLUSIVE_POSITION,
             witness="arm on an empty active memtable",
-            solver=False,  # TODO(z3 helper): the solver column
         ),
         Hazard(
             "H9", "visible before durable, then a crash",
@@ -253,7 +252,6 @@ HAZARDS: dict[str, Hazard] = {
                      base={"b": "old", "c": "old"}),
             breaks="A4", gap="epoch", options=(("durability", "after_visible"),),
             unlocks=frozenset({"crash"}), witness="crash between arm and check",
-            solver=False,  # TODO(z3 helper): the solver column
         ),
         Hazard(
             "H10", "64-bit PK hash collisions in V-AsOf's membership",
@@ -289,7 +287,6 @@ HAZARDS: dict[str, Hazard] = {
                      (_ev("fail flush"), _ev("flush")), base={"a": "old"}),
             options=(("flush_failure", "skip"),), unlocks=frozenset({"flush_fails"}),
             witness="failed flush between arm and check",
-            solver=False,  # TODO(z3 helper): the solver column
         ),
         Hazard(
             "H15", "an arm that reads visibility at two instants",
@@ -298,7 +295,6 @@ HAZARDS: dict[str, Hazard] = {
             Scenario((_put("a"),), during=(_put("b"),), base={"b": "old"}),
             breaks="A1", options=(("arm_visibility", "two_instants"),),
             unlocks=frozenset({"between_reads"}), witness="write between the arm's reads",
-            solver=False,  # TODO(z3 helper): the solver column
         ),
     )
 }  # fmt: skip

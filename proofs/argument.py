@@ -105,7 +105,11 @@ STEP_REASONS: dict[str, str] = {
            "generation A at index ≥ N (the visible prefix was read) or above A, because a row's "
            "generation, if below A, was fully visible (A2) and its SSTable listed "
            "(A3-sstables).",
-    "read_n": "the after-scan re-read of N exists only without A1 (capture after_scan).",
+    "read_n": "the cut's second read exists only without A1 (capture after_scan, or the "
+              "two-instant arm of H15).",
+    "sync": "makes WAL writes durable: positions and visibility unchanged.",
+    "fail_flush": "leaves the failed generation frozen in memory with its row ids (H14); the "
+                  "next flush skips it, so nothing moves relative to the cut.",
 }
 
 #: the last step of the induction: Inv ∧ check ⇒ (admitted ⇒ observed)

@@ -29,13 +29,13 @@ import z3
 
 from model.designs import Capture, Design
 
-from .encode import ALL, ASSUMPTIONS, CAP, Config, State, Step, Variant
+from .encode import ALL, ASSUMPTIONS, CAP, Config, Knobs, State, Step, Variant
 from .obligations import (
     UNSOUND,
     Goal,
+    cell_goals,
     over_count,
     shortest,
-    under_count_except,
 )
 from .obligations import cell_setup as cell_setup  # a cell's setup: the matrix verdict's own
 
@@ -75,21 +75,23 @@ def _cell_extra(cap: Capture | None, fresh_list: bool,
     return extra
 
 
-def cell_goal(design: Design, column: str, verdict: str) -> tuple[frozenset[str], Goal,
-                                                                  Callable[..., z3.BoolRef]]:
-    """The query whose witness shows the cell's verdict: an over-count for ``cex``, an
-    under-count outside the column's exclusions for ``under-count``."""
-    base, cap, fresh, excl = cell_setup(design, column)
-    goal: Goal = over_count if verdict == "cex" else under_count_except(excl)
-    return base, goal, _cell_extra(cap, fresh)
+def cell_goal(design: Design, column: str, verdict: str,
+              ) -> tuple[frozenset[str], Goal, Callable[..., z3.BoolRef], Knobs]:
+    """The query whose witness shows the cell's verdict: an over-count for ``cex`` (a
+    tombstone's where the column publishes puts at once), an under-count outside the
+    column's exclusions for ``under-count``; and the knobs the column pins."""
+    base, cap, fresh, excl, knobs = cell_setup(design, column)
+    over, under = cell_goals(knobs, excl)
+    goal: Goal = over if verdict == "cex" else under
+    return base, goal, _cell_extra(cap, fresh), knobs
 
 
 def cell_trace(cell: Cell) -> dict[str, Any] | None:
     """The shortest trace of one violating cell."""
     design, column, verdict = cell
     d = Design(design)
-    base, goal, extra = cell_goal(d, column, verdict)
-    trace, _ = shortest(Variant(d), base, goal, extra=extra)
+    base, goal, extra, knobs = cell_goal(d, column, verdict)
+    trace, _ = shortest(Variant(d), base, goal, extra=extra, knobs=knobs)
     if trace is not None:
         trace["assumption_dropped"] = f"column {column}"
     return trace

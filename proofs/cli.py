@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .encode import Bug
-from .obligations import COLUMNS, KMAX, K
+from .obligations import COLUMNS, KMAX, NO_CEX, PROVED, K
 from .run import run_all
 
 TRACES_PATH = Path(__file__).resolve().parent / "traces.json"
@@ -45,9 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"         {e['n']}. {e['text']}")
     print("\nVERDICT MATRIX (design × hazard)")
     cols = list(COLUMNS)
-    print("  " + f"{'design':21}" + "".join(f"{c:>15}" for c in cols))
+    width = 1 + max(len(w) for row in rep.matrix.values() for w in [*row.values(), *cols])
+    print("  " + f"{'design':21}" + "".join(f"{c:>{width}}" for c in cols))
     for d, row in rep.matrix.items():
-        print("  " + f"{d:21}" + "".join(f"{row[c]:>15}" for c in cols))
+        print("  " + f"{d:21}" + "".join(f"{row[c]:>{width}}" for c in cols))
+    print(f"  ({PROVED}: the design's induction ran, held and covers the cell; "
+          f"{NO_CEX}: no counterexample within K = {K} events of one shard with one "
+          f"tracked row, bounded only)")
     print("\nPLANTED BUGS")
     for name, (det, failed, secs) in rep.bugs.items():
         print(f"  {'detected' if det else 'MISSED  '} {name:21} {secs * 1000:7.1f} ms  "

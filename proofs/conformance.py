@@ -17,9 +17,20 @@ fields, and :func:`check_step` asks z3, for one world and one event:
 
 The encoding's nondeterministic choices are pinned to the concrete fact each
 one abstracts (:func:`pins`): ``pick`` — the new batch is R; ``fl`` — the
-oldest frozen generation's batch count; ``ocx`` — the exact cut's count for
-the generation R lands in.  With the choices pinned the step is a function,
-so "admits and nothing else" is exactly "computes the model's successor".
+oldest flushable frozen generation's batch count; ``ocx`` — the exact cut's
+count for the generation R lands in; ``dl`` — the new batch is a delete;
+``rix`` — R's (reused, H9) WAL position lies in the model's pinned cut.
+
+The knobs (``encode`` "Knobs") are the setups' (:data:`SETUPS`): the model's
+``durable_after_visible`` and ``flush_skip``, and ``pap`` (publish after a
+put, built from the model's put and publish); the two-instant arm (H15) is an
+arm event, like the capture variants.  A crash that loses R (H9, H14) makes
+the world forget it (``r`` None), as the encoding does; the arm's reading of
+R is kept in the world (``seen_r``), since a reused position names another
+write, and ``rin`` is read from the model's pinned cut itself.
+
+With the choices pinned the step is a function, so "admits and nothing
+else" is exactly "computes the model's successor".
 An event the model ignores (its precondition fails) must be a no-op or have
 no successor in z3.
 
@@ -47,14 +58,14 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import z3
 
 from model import state as ms
 from model.designs import Capture, Design
-from model.read import Cut, Observation, admitted, capture, observe
+from model.read import Cut, Observation, admitted, capture, observe, wal_ranges
 from model.state import IN_MEMORY, State, Status
 
 from . import encode as e
@@ -69,17 +80,18 @@ STATUS_CODE: dict[Status, int] = {
 
 #: the fields that mean something, by situation (others are don't-care)
 ALWAYS = ("sx", "ep", "cur", "cg", "ac", "av", "nfl", "rs", "armed", "man_taken", "nread",
-          "nw")
-ROW = ("rg", "ri", "ra", "gc", "gv", "rw")  # once R is written
-ROW_MEM = ("below",)  # while R is unflushed
+          "nw", "nd", "hf", "nsk")
+ROW = ("rg", "ri", "ra", "gc", "gv", "rw", "rt")  # once R is written
+ROW_MEM = ("below",)  # while R is unflushed and would be replayed
 GHOST = ("obs", "sx_a", "A", "N", "ep_a", "xa", "xn", "nw_a", "pin_r")  # once the arm ran
 GHOST_ROW = ("oc", "rin")  # once the arm ran and R is written
 MANIFEST = ("man_r",)  # once the arm read its SSTable list early
 
 #: where the encoding is narrower than the model, on purpose (module docstring)
 NARROWER = {
-    "read_n": "after_scan re-reads N only while the arm's generation is active "
-              "(H1 is a counterexample column; a narrower relation loses none it needs)",
+    "read_n": "after_scan (and the two-instant arm) re-read only while the arm's generation "
+              "is active (H1 and H15 are counterexample columns; a narrower relation loses "
+              "none they need)",
 }
 
 Value = int | bool
@@ -101,13 +113,32 @@ class World:
     nread: bool = True  # the cut is complete (after_scan: N re-read)
     manifest: State | None = None  # the state the arm read its SSTable list at
     cap: Capture = Capture.VISIBLE_COUNT  # how the arm takes N (chosen by the arm event)
+    #: the arm read R (kept, not recomputed: a crash may free R's WAL position, H9,
+    #: and a later write there is another write; a lost R is forgotten: ``r`` None)
+    seen_r: bool = False
+    recount: bool = False  # the arm reads its counts at a second instant (H15)
+
+
+#: the arm event's token for the two-instant arm (its capture: the visible count)
+TWO_INSTANTS = "two_instants"
 
 
 @dataclass(frozen=True)
 class Setup:
-    """A tier configuration (the arm's capture variant is the arm event's)."""
+    """A tier configuration (the arm's capture variant is the arm event's).
+
+    ``pap``: puts (not deletes) are published at once, as the state machine's
+    H13 column runs the tier; the model has no such knob, so a put there is the
+    model's put followed by its publish.
+    """
 
     config: ms.Config
+    pap: bool = False
+    #: the knob events explored here (elsewhere ``sync`` and ``fail flush`` are no-ops
+    #: of the model: two setups check that z3 agrees, the rest skip them for speed)
+    knob_events: tuple[str, ...] = ()
+    #: the arm's variants explored here (capture values, or ``TWO_INSTANTS``); ``()``: all
+    arms: tuple[str, ...] = ()
 
     @property
     def grace0(self) -> bool:
@@ -142,10 +173,16 @@ def _exact(w: World) -> ms.Shard | None:
     return w.arm.at.shard(SHARD) if w.arm is not None else None
 
 
+def _capture(d: Design, w: World) -> Cut:
+    """The model's cut of ``d`` for the world's arm (its capture, its second instant)."""
+    assert w.arm is not None
+    return capture(d, w.arm, w.cap, later=w.n_at, recount=w.recount and w.n_at is not None)
+
+
 def exact_count(w: World, generation: int) -> int:
     """The exact cut's observed count for ``generation`` (what the scan read of it)."""
     assert w.arm is not None
-    c = capture(Design.EXACT_CUT, w.arm).get(SHARD)
+    c = _capture(Design.EXACT_CUT, w).get(SHARD)
     if c is None:
         return 0
     n = c.observed_count(generation)
@@ -160,26 +197,35 @@ def exact_count(w: World, generation: int) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
     """The encoding's ``State`` for ``w`` (don't-cares filled with 0), and its meaningful fields."""
     v: dict[str, Value] = {f: 0 for f in ("rg", "ri", "gc", "gv", "below", "A", "N", "ep_a",
                                          "xa", "xn", "oc")}
     v.update(ra=False, obs=False, sx_a=False, man_r=False, rw=0, nw_a=0, rin=False,
-             pin_r=False)
+             pin_r=False, rt=False)
     sh = w.state.shard(SHARD)
     # pinned_cut's WAL positions: the next one to hand out (1-based), R's own (R is
-    # followed by its position: ``w.r``), and the arm's horizon and reading of R
+    # followed by its position: ``w.r``), and the arm's horizon and reading of R;
+    # ``nd``: positions up to it are durable (H9)
     v["nw"] = sh.next_wal if sh is not None else 1
+    v["nd"] = sh.durable_wal if sh is not None else 0
     if sh is None:
-        v.update(sx=False, ep=1, cur=1, cg=1, ac=0, av=0, nfl=0)
-        frozen: list[ms.Generation] = []
+        v.update(sx=False, ep=1, cur=1, cg=1, hf=1, ac=0, av=0, nfl=0, nsk=0)
+        replayable: list[ms.Generation] = []
     else:
         act = sh.active
-        frozen = [g for g in sh.generations if g.status is Status.FROZEN]
-        unflushed = [g.number for g in sh.generations
-                     if g.status in (Status.ACTIVE, Status.FROZEN)]
-        v.update(sx=True, ep=sh.epoch, cur=act.number, cg=min(unflushed), ac=act.committed,
-                 av=act.visible, nfl=sum(g.committed for g in frozen))
+        # replay starts past the newest flushed generation (hf); below the oldest
+        # flushable frozen one (cg) every unflushed generation's flush failed (H14)
+        hf = 1 + max((g.number for g in sh.generations
+                      if g.status not in (Status.ACTIVE, Status.FROZEN)), default=0)
+        flushable = [g for g in sh.generations if _flushable(sh, g)]
+        replayable = [g for g in sh.generations if g.status is Status.FROZEN
+                      and g.number >= hf]
+        v.update(sx=True, ep=sh.epoch, cur=act.number, ac=act.committed, av=act.visible,
+                 cg=min((g.number for g in flushable), default=act.number), hf=hf,
+                 nfl=sum(g.committed for g in flushable),
+                 nsk=sum(g.committed for g in replayable if g.number in sh.failed))
     meaningful = set(ALWAYS)
     loc = _locate(w.state, w.r)
     v["rs"] = e.NONE if loc is None else STATUS_CODE[loc[0].status]
@@ -187,31 +233,30 @@ def abstract(w: World, setup: Setup) -> tuple[dict[str, Value], frozenset[str]]:
         g, i = loc
         assert w.r is not None  # located by it
         v.update(rg=g.number, ri=i, ra=g.status is Status.ACTIVE, gc=g.committed, gv=g.visible,
-                 rw=w.r)
+                 rw=w.r, rt=g.batches[i][0][1] is ms.TOMBSTONE)
         meaningful |= set(ROW)
-        if v["rs"] == e.MEM:
-            v["below"] = sum(f.committed for f in frozen if f.number < g.number)
+        if v["rs"] == e.MEM and g.number >= v["hf"]:
+            v["below"] = sum(f.committed for f in replayable if f.number < g.number)
             meaningful |= set(ROW_MEM)
     v["armed"] = w.arm is not None
     v["nread"] = w.nread
     if w.arm is not None:
         at = w.arm.at.shard(SHARD)
-        asof = capture(Design.AS_OF_CUT, w.arm, w.cap, later=w.n_at).get(SHARD)
+        asof = _capture(Design.AS_OF_CUT, w).get(SHARD)
         v.update(sx_a=at is not None,
                  A=asof.active_generation if asof else 0,
                  N=asof.active_batch_count if asof else 0,
                  ep_a=at.epoch if at else 1,
                  xa=at.active.number if at else 1,
-                 obs=w.r is not None and any(r.id.shard == SHARD and r.wal == w.r
-                                             for r in w.arm.seen))
+                 obs=w.seen_r)
         v["xn"] = exact_count(w, int(v["xa"])) if at else 0
         then = _locate(w.arm.at, w.r)
         v.update(nw_a=at.next_wal if at is not None else 1,
                  pin_r=then is None or then[0].status is not Status.COMPACTED)
         meaningful |= set(GHOST)
         if loc is not None:
-            # positions are never reused, so R's position is in the arm's cut iff it read R
-            v.update(oc=exact_count(w, loc[0].number), rin=v["obs"])
+            # the pinned cut's positions (the model's, at the instant it took them)
+            v.update(oc=exact_count(w, loc[0].number), rin=_in_pinned_cut(w))
             meaningful |= set(GHOST_ROW)
     v["man_taken"] = w.manifest is not None
     if w.manifest is not None:
@@ -254,44 +299,76 @@ def world_step(w: World, setup: Setup, ev: Ev) -> list[tuple[str, World]]:
                                 for k in keys)
         sh = st.shard(SHARD)
         r = (sh.next_wal if sh else 1) if is_r else w.r
+        moved = replace(w, r=r, seen_r=False) if is_r else w
         # the encoding's put commits without publishing (the lagged tier); an
-        # immediate put is that put and a publish, and an auto-freeze a freeze
-        steps = [("put", replace(w, state=_plain_put(st, batch, lagged=True), r=r))]
+        # immediate put is that put and a publish, and an auto-freeze a freeze.
+        # Under ``pap`` (lagged) a put of rows is the model's put and its publish.
+        plain = _plain_put(st, batch, lagged=True)
+        if setup.pap and name == "put":
+            plain = ms.publish(plain, SHARD)
+        steps = [("put", replace(moved, state=plain))]
         mid = _plain_put(st, batch, lagged=st.config.lagged)
         if not st.config.lagged:
-            steps.append(("publish", replace(w, state=mid, r=r)))
+            steps.append(("publish", replace(moved, state=mid)))
         after = ms.put(st, SHARD, batch)
+        if setup.pap and name == "put":
+            after = ms.publish(after, SHARD)
+            mid = plain
         if after != mid:
-            steps.append(("freeze", replace(w, state=after, r=r)))
+            steps.append(("freeze", replace(moved, state=after)))
         return steps
     if name == "arm":
         arm = (observe(st) if w.manifest is None else observe_skewed(w.manifest, st))
         sx = st.shard(SHARD) is not None
-        cap = Capture(str(pk))
-        nread = cap is not Capture.AFTER_SCAN or not sx
-        return [("arm", replace(w, arm=arm, nread=nread, cap=cap))]
+        two = pk == TWO_INSTANTS
+        cap = Capture.VISIBLE_COUNT if two else Capture(str(pk))
+        nread = (cap is not Capture.AFTER_SCAN and not two) or not sx
+        seen = w.r is not None and any(r.id.shard == SHARD and r.wal == w.r for r in arm.seen)
+        return [("arm", replace(w, arm=arm, nread=nread, cap=cap, seen_r=seen, recount=two))]
     if name == "read_n":
         return [("read_n", replace(w, n_at=st, nread=True))]
     if name == "manifest":
         return [("manifest", replace(w, manifest=st))]
     fn = {"publish": ms.publish, "freeze": ms.freeze, "flush": ms.flush,
-          "release": ms.release, "compact": ms.compact, "crash": ms.crash}[name]
-    return [(name, replace(w, state=fn(st, SHARD)))]
+          "release": ms.release, "compact": ms.compact, "crash": ms.crash,
+          "sync": ms.sync, "fail flush": ms.fail_flush}[name]
+    nxt = replace(w, state=fn(st, SHARD))
+    if name == "crash" and w.r is not None and _locate(nxt.state, w.r) is None:
+        nxt = replace(nxt, r=None, seen_r=False)  # R was lost (H9, H14): forgotten
+    return [(name.replace(" ", "_"), nxt)]
 
 
 def pins(w: World, after: World, setup: Setup, op: str) -> dict[str, int | bool]:
     """The encoding's choices for this step, pinned to the facts they abstract."""
     pick = op == "put" and w.r is None and after.r is not None
     fl = 0
-    if op == "flush":
+    if op in ("flush", "fail_flush"):
         sh = w.state.shard(SHARD)
-        frozen = [g for g in sh.generations if g.status is Status.FROZEN] if sh else []
+        frozen = [g for g in sh.generations if _flushable(sh, g)] if sh else []
         fl = frozen[0].committed if frozen else 0
     ocx = 0
     loc = _locate(after.state, after.r)
     if after.arm is not None and loc is not None:
         ocx = exact_count(after, loc[0].number)
-    return {"pick": pick, "fl": fl, "ocx": ocx}
+    dl = rix = False
+    if op == "put":
+        sh = after.state.shard(SHARD)
+        new = _locate(after.state, sh.next_wal - 1) if sh is not None else None
+        dl = new is not None and new[0].batches[new[1]][0][1] is ms.TOMBSTONE
+        if pick and after.arm is not None:
+            rix = _in_pinned_cut(after)
+    return {"pick": pick, "fl": fl, "ocx": ocx, "dl": dl, "rix": rix}
+
+
+def _in_pinned_cut(w: World) -> bool:
+    """R's WAL position lies in the model's pinned cut (whichever write held it then)."""
+    c = _model_cut(Design.PINNED_CUT, w).get(SHARD)
+    return c is not None and w.r is not None and any(lo <= w.r < hi for lo, hi in c.wal_ranges)
+
+
+def _flushable(sh: ms.Shard, g: ms.Generation) -> bool:
+    """A frozen generation whose flush did not fail (the model's flush takes the oldest)."""
+    return g.status is Status.FROZEN and g.number not in sh.failed
 
 
 # --------------------------------------------------------------------------
@@ -313,8 +390,10 @@ class Failure:
     def __str__(self) -> str:
         evs = ", ".join(f"{n}({pk})" if n == "arm" else f"{n} {pk}{'=R' if r else ''}"
                         if n in ("put", "delete") else n for n, pk, r in self.events)
-        return (f"{self.what} after [{evs}] (lagged={self.setup.config.lagged}, "
-                f"grace0={self.setup.grace0}): {self.detail}")
+        c = self.setup.config
+        return (f"{self.what} after [{evs}] (lagged={c.lagged}, grace0={self.setup.grace0}, "
+                f"durable_after_visible={c.durable_after_visible}, flush_skip={c.flush_skip}, "
+                f"pap={self.setup.pap}): {self.detail}")
 
 
 @functools.cache
@@ -332,30 +411,48 @@ def _subst(term: z3.ExprRef, frm: list[z3.ExprRef], to: list[z3.ExprRef]) -> z3.
     return z3.z3._to_expr_ref(z3.Z3_substitute(ctx.ref(), term.as_ast(), n, a_from, a_to), ctx)
 
 
+#: a step's concrete configuration: (capture, grace0, two, dav, skip, pap)
+CfgKey = tuple[Capture, bool, bool, bool, bool, bool]
+CHOICES = [f.name for f in e.fields(e.Step) if f.name != "op"]
+
+
+def cfg_key(setup: Setup, cap: Capture, two: bool) -> CfgKey:
+    """The encoding's ``Config`` for one step of a world under ``setup``."""
+    c = setup.config
+    return (cap, setup.grace0, two, c.durable_after_visible, c.flush_skip, setup.pap)
+
+
+def _cfg_values(key: CfgKey) -> list[z3.ExprRef]:
+    cap, grace0, two, dav, skip, pap = key
+    # in ``Config`` field order: cap, grace0, stale (the check's list: pinned off), knobs
+    return [_val(e.CAP[cap]), _val(grace0), _val(False), _val(two), _val(dav), _val(skip),
+            _val(pap)]
+
+
 @functools.cache
-def _stepper(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool,
+def _stepper(bugs: frozenset[e.Bug], op: str, key: CfgKey,
              ) -> tuple[z3.Solver, list[z3.ExprRef], list[z3.ExprRef], list[z3.ExprRef]]:
     """An incremental solver holding the encoded step for one op and configuration
     (the check's stale list pinned off), with its state, successor and choice constants."""
     consts, term = e._template(frozenset(), bugs)
-    n = len(FIELDS)
+    n, m = len(FIELDS), len(e.fields(e.Step))
     s_c, t_c = consts[:n], consts[n:2 * n]
-    op_c, pick, fl, ocx, cap_c, grace_c, stale_c = consts[2 * n:]
-    fixed = z3.substitute(term, (op_c, _val(e.OP[op])), (cap_c, _val(e.CAP[cap])),
-                          (grace_c, _val(grace0)), (stale_c, _val(False)))
+    step_c, cfg_c = consts[2 * n:2 * n + m], consts[2 * n + m:]
+    fixed = z3.substitute(term, (step_c[0], _val(e.OP[op])),
+                          *zip(cfg_c, _cfg_values(key), strict=True))
     solver = z3.Solver()
     solver.add(z3.simplify(fixed))
-    return solver, s_c, t_c, [pick, fl, ocx]
+    return solver, s_c, t_c, step_c[1:]
 
 
 @functools.cache
-def _fixed(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool) -> z3.BoolRef:
-    return _stepper(bugs, op, cap, grace0)[0].assertions()[0]
+def _fixed(bugs: frozenset[e.Bug], op: str, key: CfgKey) -> z3.BoolRef:
+    return _stepper(bugs, op, key)[0].assertions()[0]
 
 
 @functools.cache
-def _t_names(bugs: frozenset[e.Bug], op: str, cap: Capture, grace0: bool) -> dict[str, str]:
-    return {c.decl().name(): f for c, f in zip(_stepper(bugs, op, cap, grace0)[2], FIELDS,
+def _t_names(bugs: frozenset[e.Bug], op: str, key: CfgKey) -> dict[str, str]:
+    return {c.decl().name(): f for c, f in zip(_stepper(bugs, op, key)[2], FIELDS,
                                                 strict=True)}
 
 
@@ -392,20 +489,20 @@ def _parse(term: z3.BoolRef, t_names: dict[str, str]) -> dict[str, Value] | None
 
 
 def successors(bugs: frozenset[e.Bug], s: dict[str, Value], op: str,
-               choice: dict[str, int | bool], setup: Setup, cap: Capture,
+               choice: dict[str, int | bool], key: CfgKey,
                keep: Iterable[str]) -> list[dict[str, Value]]:
     """The values of the fields ``keep`` the encoded step reaches from ``s`` (up to two).
 
     The step with ``s`` and the choices substituted usually simplifies to
     ``False`` or to one value per field; anything else goes to the solver.
     """
-    solver, s_c, t_c, ch = _stepper(bugs, op, cap, setup.grace0)
+    solver, s_c, t_c, ch = _stepper(bugs, op, key)
     keep = list(keep)
-    to = [_val(s[f]) for f in FIELDS] + [_val(choice[k]) for k in ("pick", "fl", "ocx")]
-    term = z3.simplify(_subst(_fixed(bugs, op, cap, setup.grace0), [*s_c, *ch], to))
+    to = [_val(s[f]) for f in FIELDS] + [_val(choice[k]) for k in CHOICES]
+    term = z3.simplify(_subst(_fixed(bugs, op, key), [*s_c, *ch], to))
     if z3.is_false(term):
         return []
-    parsed = _parse(term, _t_names(bugs, op, cap, setup.grace0))
+    parsed = _parse(term, _t_names(bugs, op, key))
     if parsed is not None:
         return [{f: parsed[f] for f in keep}]
     t_of = dict(zip(FIELDS, t_c, strict=True))
@@ -436,7 +533,8 @@ def check_step(bugs: frozenset[e.Bug], w: World, setup: Setup, ev: Ev,
         s, _ = abstract(cur, setup)
         full, keep = abstract(nxt, setup)
         want = {f: full[f] for f in keep}
-        got = successors(bugs, s, op, pins(cur, nxt, setup, op), setup, nxt.cap, keep)
+        got = successors(bugs, s, op, pins(cur, nxt, setup, op),
+                         cfg_key(setup, nxt.cap, nxt.recount), keep)
         narrower = op == "read_n" and _arm_gen_left(cur)
         if nxt == cur:  # the model ignores the event: z3 does nothing, or cannot move
             ok, what = got in ([], [want]), f"{op} (a no-op in the model)"
@@ -477,7 +575,8 @@ def _admit_template(design: Design, bugs: frozenset[e.Bug], cap: Capture, grace0
                     ) -> tuple[list[z3.ExprRef], z3.BoolRef]:
     """``encode.admitted`` over placeholder state constants (built once, then substituted)."""
     s = e.State.fresh("@adm")
-    cfg = e.Config(z3.IntVal(e.CAP[cap]), z3.BoolVal(grace0), z3.BoolVal(False))
+    cfg = e.Config(z3.IntVal(e.CAP[cap]), z3.BoolVal(grace0),
+                   *(z3.BoolVal(False) for _ in e.fields(e.Config)[2:]))
     return s.values(), e.admitted(e.Variant(design, bugs), s, cfg, frozenset())
 
 
@@ -505,16 +604,23 @@ def check_admitted(bugs: frozenset[e.Bug], w: World, setup: Setup,
     return out
 
 
-def _model_cut(d: Design, w: World, setup: Setup) -> Cut:
+def _model_cut(d: Design, w: World, setup: Setup | None = None) -> Cut:
     assert w.arm is not None
-    cut = capture(d, w.arm, w.cap, later=w.n_at)
-    if d is not Design.EXACT_CUT or w.manifest is None:
+    cut = _capture(d, w)
+    if d not in (Design.EXACT_CUT, Design.PINNED_CUT) or w.manifest is None:
         return cut
-    # the exact cut records what its (skewed) scan read
+    # the exact and pinned cuts record what their (skewed) scan read: not an
+    # SSTable its early list missed
+    unread = {r.wal for r in ms.rows(w.arm.at) if r.id.shard == SHARD
+              and r.status is Status.SSTABLE and r not in w.arm.seen}
     entries = []
     for sid, sc in cut.shards:
-        observed = tuple((g, exact_count(w, g) if sid == SHARD else n) for g, n in sc.observed)
-        entries.append((sid, replace(sc, observed=observed)))
+        if sid == SHARD and d is Design.EXACT_CUT:
+            sc = replace(sc, observed=tuple((g, exact_count(w, g)) for g, _ in sc.observed))
+        elif sid == SHARD:
+            kept = (p for lo, hi in sc.wal_ranges for p in range(lo, hi) if p not in unread)
+            sc = replace(sc, wal_ranges=wal_ranges(kept))
+        entries.append((sid, sc))
     return replace(cut, shards=tuple(entries))
 
 
@@ -523,28 +629,75 @@ def _model_cut(d: Design, w: World, setup: Setup) -> Cut:
 # --------------------------------------------------------------------------
 
 TIER_EVENTS = ("publish", "freeze", "flush", "release", "compact", "crash")
+KNOB_EVENTS = ("sync", "fail flush")
 GHOST_EVENTS = ("manifest", "arm", "read_n")
 
-#: the bounded alphabet's configurations: visibility × release
-SETUPS = tuple(
-    Setup(ms.Config(lagged=lagged, release_at_flush=grace0))
-    for lagged in (False, True) for grace0 in (True, False)
+#: the knob setups' arm: the correct one.  The H8 and H15 arms (an inclusive position,
+#: a second instant) differ from it only where counts lag: the lagged setups run them
+ONE_ARM = (Capture.VISIBLE_COUNT.value,)
+OLD_ARMS = tuple(c.value for c in (Capture.VISIBLE_COUNT, Capture.LEN, Capture.AFTER_SCAN))
+
+#: the bounded alphabet's configurations: visibility × release, then one per knob of
+#: the H9, H13 and H14 columns, each where its hazard is reachable within the bound
+#: (a failed flush needs two frozen generations: one batch per memtable)
+SETUPS = (*(
+    Setup(ms.Config(lagged=lagged, release_at_flush=grace0), arms=() if lagged else OLD_ARMS)
+    for lagged in (False, True) for grace0 in (True, False)),
+    Setup(ms.Config(durable_after_visible=True), knob_events=KNOB_EVENTS, arms=ONE_ARM),
+    Setup(ms.Config(lagged=True), pap=True, arms=ONE_ARM),
+    Setup(ms.Config(flush_skip=True, release_at_flush=False, max_memtable_batches=1),
+          knob_events=KNOB_EVENTS, arms=ONE_ARM),
 )
+
+
+#: the knob-free setups where every ghost event and capture runs and publish is explicit
+LAGGED_SETUPS = tuple(s for s in SETUPS[:4] if s.config.lagged)
+#: the bound of the exhaustive exploration (``tests/test_conformance_z3_model.py``)
+DEPTH = 4
+
+
+def _setups(pred: Callable[[Setup], bool]) -> tuple[Setup, ...]:
+    return tuple(s for s in SETUPS if pred(s))
+
+
+#: where a planted bug can make the encoding part from the model, and how deep its
+#: shortest witness is: a bug in a knob's transition shows only in the setups with
+#: that knob on (elsewhere the transition never runs).  Every other bug: the lagged
+#: knob-free setups (both releases), ``DEPTH`` events; the exhaustive test with no bug
+#: covers every setup.
+SEARCH: dict[e.Bug, tuple[int, tuple[Setup, ...]]] = {
+    # put, freeze, flush, arm, compact before R is merged after the pin
+    e.Bug.PIN_NO_MERGED: (5, LAGGED_SETUPS),
+    # two frozen generations, a failed flush, a flush, then the crash
+    e.Bug.CRASH_REPLAYS_SKIPPED: (5, _setups(lambda s: s.config.flush_skip)),
+    e.Bug.FAIL_FLUSH_FLUSHES: (DEPTH, _setups(lambda s: s.config.flush_skip)),
+    e.Bug.SYNC_NOOP: (DEPTH, _setups(lambda s: s.config.durable_after_visible)),
+    e.Bug.CRASH_REPLAYS_PENDING: (DEPTH, _setups(lambda s: s.config.durable_after_visible)),
+    e.Bug.PUT_PUBLISH_IGNORES_FROZEN: (DEPTH, _setups(lambda s: s.pap)),
+}
+
+
+def search_space(bug: e.Bug) -> tuple[int, tuple[Setup, ...]]:
+    """``(depth, setups)`` to explore for ``bug`` (``SEARCH``, else the default)."""
+    return SEARCH.get(bug, (DEPTH, LAGGED_SETUPS))
 
 
 def alphabet(w: World, setup: Setup, pk: object) -> Iterator[Ev]:
     """The events the exploration tries at ``w``: a put that is or is not R, and the rest.
 
-    A delete is a put to the encoding (it does not model ops), so only the
-    generated traces use it."""
+    A delete differs from a put only where puts are published at once (``pap``):
+    elsewhere only the generated traces use it."""
     yield ("put", pk, False)
     if w.r is None:
         yield ("put", pk, True)
-    for name in (*TIER_EVENTS, *GHOST_EVENTS):
+    if setup.pap and w.r is None:  # only a delete waits for a publish there: R's
+        yield ("delete", pk, True)
+    for name in (*TIER_EVENTS, *setup.knob_events, *GHOST_EVENTS):
         if not enabled(w, setup, name):
             continue
         if name == "arm":
-            yield from ((name, cap.value, False) for cap in e.CAPTURES)
+            arms = setup.arms or (*(cap.value for cap in e.CAPTURES), TWO_INSTANTS)
+            yield from ((name, arm, False) for arm in arms)
         else:
             yield (name, None, False)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from model.designs import Capture
+
 from .encode import BUG_TRANSITION, DIVERGENCES, Bug
-from .obligations import COLUMNS, HAZARDS, KMAX, K
+from .obligations import COLUMNS, HAZARDS, KMAX, NO_CEX, PROVED, K, cell_knobs
 from .run import run_all
 
 
@@ -34,7 +36,7 @@ def obligations() -> str:
 #: what the bound K counts (the encoding: ``proofs/encode.py``)
 K_COUNTS = ("K counts events of the encoded transition system: one shard, one tracked row R "
             "(the row under test; the rest of the shard is counters), every tier event and the "
-            "arm's own steps (the arm, an early SSTable-list read, a re-read of N) counted, "
+            "arm's own steps (the arm, an early SSTable-list read, a re-read of its counts) counted, "
             "`noop` allowed, the check after the last")
 
 #: the matrix's words → what they mean; a word is matched by its start, so a word that
@@ -43,13 +45,11 @@ WORDS: dict[str, str] = {
     "cex": "an over-count (a missing row) in some trace of at most K events",
     "under-count": "no over-count within K, but an observed row the check misses outside the "
                    "exclusions the column keeps (a duplicate)",
-    "proved (induction)": "holds for every ordering, of any length (an inductive invariant)",
-    "no counterexample within": "neither an over-count nor an under-count in any trace of at "
-                                "most K events (bounded model checking, not a proof for "
-                                "longer traces)",
-    "proved": "neither an over-count nor an under-count in any trace of at most K events: "
-              "bounded model checking at depth K, not an induction (the induction is the "
-              "`sound.*` / `tight.*` obligations above, with every assumption held)",
+    PROVED: "the design's inductive proof (every ordering, any number of events) ran, held, "
+            "and covers the cell: the cell keeps every assumption the induction assumed and "
+            "pins no capture or tier knob the induction did not allow",
+    NO_CEX: "neither an over-count nor an under-count in any trace of at most K events "
+            "(bounded model checking, and nothing more: not a proof for longer traces)",
 }
 
 
@@ -68,15 +68,25 @@ def verdict_matrix() -> str:
     rows = [[d, *[row[c] for c in cols]] for d, row in rep.matrix.items()]
     legend = "".join(
         f"- **{h}** ({hz.title}): drops {hz.breaks or '—'}"
+        + (f" (capture `{hz.capture.value}`)" if hz.capture is not Capture.VISIBLE_COUNT
+           else "")
         + (" (arm-side manifest skew only; the check's SSTable list stays current)"
            if hz.fresh_list else "")
-        + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "") + "\n"
+        + (f"; turns exclusion {hz.gap} into a gap" if hz.gap else "")
+        + (f"; switches {', '.join(k for k, on in cell_knobs(h) if on)}"
+           if any(on for _, on in cell_knobs(h)) else "") + "\n"
         for h, hz in HAZARDS.items() if h in COLUMNS
     )
     used = sorted({w for row in rep.matrix.values() for w in row.values()})
     words = (f"K = {K}: {K_COUNTS}.\n\n"
              + "".join(f"- `{w}`: {word_meaning(w)}\n" for w in used) + "\n")
-    return words + _table(["design", *cols], rows) + "\n" + legend
+    knobs = ("\nKnobs: `two` = the arm reads its counts at a second instant (H15); `dav` = "
+             "rows visible before their WAL write is durable, a crash loses them and new "
+             "writes reuse their positions (H9); `skip` = a failed flush leaves its generation "
+             "in memory and later flushes pass it by, a crash then does not replay it (H14); "
+             "`pap` = puts are published at once, so only a tombstone waits in a lagged tail, "
+             "and the over-count asked for is a tombstone's (H13: its own query, not H3's).\n")
+    return words + _table(["design", *cols], rows) + "\n" + legend + knobs
 
 
 def counterexamples() -> str:

@@ -24,16 +24,17 @@ membership):
 =========  ==============================================================
 ``sx``     the shard exists (created by its first put)
 ``ep``     writer epoch; +1 at every crash/replay
-``cur``    active generation; ``cg`` = manifest ``current_generation``
-           (lowest unflushed generation: flushes go oldest first)
+``cur``    active generation; ``cg`` = the oldest flushable frozen generation
+           (``cur`` if none: flushes go oldest first); without a failed
+           flush it is the manifest's ``current_generation`` (``hf``, Knobs)
 ``ac/av``  active memtable committed / visible batch counts
-``nfl``    committed batches in the unflushed *frozen* generations
+``nfl``    committed batches in the flushable *frozen* generations
            ``cg .. cur-1`` (replay renumbers them into one memtable)
 ``rs``     R's status: none, mem (active/frozen), ret (flushed, retained
            in memory), sst (SSTable only), gone (compacted)
 ``rg/ri``  R's generation and append index; ``ra``: R is in the active
            memtable; ``gc/gv``: committed/visible count of R's generation;
-           ``below``: batches of unflushed generations below R's
+           ``below``: batches of replayable unflushed generations below R's
 =========  ==============================================================
 
 Ghost state, written once by the ``arm`` event: ``obs`` (the arm read R),
@@ -42,20 +43,45 @@ Ghost state, written once by the ``arm`` event: ``obs`` (the arm read R),
 count for R's generation (updated whenever R's generation is assigned).
 
 ``pinned_cut`` adds WAL positions: ``nw`` is the shard's next WAL position
-(+1 per put; a replay keeps it and keeps every replayed write's position),
-``rw`` is R's.  Its cut is the set of positions the arm read, below the arm's
-``nw_a``; for the one row followed, ``rin`` says R's *current* position lies
-in that set (at the arm it is exactly ``obs``: positions name writes, and the
-arm read R's batch or not; a position handed out later lies at or past
-``nw_a``, unless a planted bug reuses positions, when the solver chooses).
-``pin_r``: R was not yet merged into the base version the arm saw (the
-reader's pin), so a later compaction leaves it reachable to the check.
+(+1 per put; a replay keeps every replayed write's position and restarts at
+``nd + 1``), ``rw`` is R's.  Its cut is the set of positions the arm read,
+below the arm's ``nw_a``; for the one row followed, ``rin`` says R's
+*current* position lies in that set (at the arm it is exactly ``obs``:
+positions name writes, and the arm read R's batch or not; a position handed
+out later lies at or past ``nw_a``, unless a crash freed it (H9) or a planted
+bug reuses it: then whether the arm read the write that held it is the
+choice ``rix``).  ``pin_r``: R was not yet merged into the base version the
+arm saw (the reader's pin), so a later compaction leaves it reachable to the
+check.
+
+**Knobs** (``Config``; pinned per query, ``DEFAULT_KNOBS`` for the design
+obligations, a hazard column's row for its cell):
+
+=========  ==============================================================
+``two``    H15: the arm reads its counts at a second instant after its scan
+           (``read_n`` then re-reads N, the exact cut's counts and the pinned
+           cut's positions).  A1 rules it out, for every design.
+``dav``    H9: a put is durable only at the next ``sync`` (or flush).  State
+           ``nd``: positions up to it are durable.  A crash replays durable
+           writes only, forgets a lost R (``rs`` none: the solver may follow a
+           later write instead) and restarts positions at ``nd + 1``.
+``skip``   H14: ``fail_flush`` leaves the oldest flushable generation ``cg``
+           frozen in memory and later flushes pass it by.  State ``hf`` (1 +
+           the newest flushed generation: where replay starts) and ``nsk``
+           (batches of the skipped generations ``hf .. cg-1``; skipped ones
+           below ``hf`` are orphans a crash loses).  Without ``skip`` the model
+           retries the flush: ``fail_flush`` does not move.
+``pap``    H13's tier: a put (not a delete, choice ``dl``) is published at
+           once, so only a tombstone waits in a lagged tail; ``rt``: R is one.
+=========  ==============================================================
 
 **Events** between read arm and check are the tier's alphabet: put (first
-put creates the shard), publish, freeze, flush (oldest frozen), release,
-compact, crash (+ reopen/replay, Lance's older single-memtable replay),
+put creates the shard), publish, freeze, flush (oldest flushable frozen),
+fail_flush, sync, release, compact, crash (+ reopen/replay, Lance's older
+single-memtable replay),
 plus three arm-side events: ``manifest`` (the arm reads its SSTable list
-early: the H5a skew), ``arm`` and ``read_n`` (the after-scan capture, H1).
+early: the H5a skew), ``arm`` and ``read_n`` (the after-scan capture, H1, and
+the two-instant arm's second read, H15).
 The check happens at the end of the trace.
 
 **Assumptions** (A1–A5, docs/LANCE.md "When the cut never over-counts") are
@@ -285,6 +311,13 @@ class Bug(enum.StrEnum):
     PIN_NO_MERGED = "pinned check skips generations merged after the pin"
     SST_BELOW_NONE = "sstable rule `g < A` excluded (for whole)"
     EXACT_SHORT = "exact_cut admits one batch fewer than it observed"
+    INCLUSIVE_NO_FLOOR = "the inclusive-position capture takes N = visible (no floor of 1)"
+    SYNC_NOOP = "sync leaves the pending WAL writes non-durable"
+    CRASH_REPLAYS_PENDING = "replay also replays WAL writes that never became durable"
+    FAIL_FLUSH_FLUSHES = "a failed flush moves its generation out of memory as if it committed"
+    CRASH_REPLAYS_SKIPPED = "replay also replays a skipped generation below a flushed one"
+    RECOUNT_KEEPS_EXACT = "the two-instant arm re-reads N but keeps the scan's exact counts"
+    PUT_PUBLISH_IGNORES_FROZEN = "publish-after-put publishes the active memtable only"
 
 
 #: bugs no proof obligation can see (module docstring), each with the reason
@@ -297,6 +330,14 @@ DIVERGENCES: dict[Bug, str] = {
                                   "the exact cut's count follows the same wrong list",
     Bug.READ_N_ANY_GENERATION: "the after-scan capture runs only with A1 dropped (H1), "
                                "where the as-of designs have a counterexample already",
+    Bug.INCLUSIVE_NO_FLOOR: "the inclusive capture runs only with A1 dropped (H8); without "
+                            "its floor it is the correct capture, so no obligation sees it",
+    Bug.PUT_PUBLISH_IGNORES_FROZEN: "publish-after-put runs only in the H13 column; a frozen "
+                                    "tail it leaves invisible is the hazard itself",
+    Bug.SYNC_NOOP: "the obligations run durable-before-visible, where sync has nothing "
+                   "to do; the H9 column (a verdict, not an obligation) is where it counts",
+    Bug.RECOUNT_KEEPS_EXACT: "the obligations hold A1, which rules the second instant out; "
+                             "the H15 column and needs.A1 (two_instants) are verdicts",
 }
 
 #: the transition (or the check) each bug plants into: every one is covered
@@ -309,7 +350,10 @@ BUG_TRANSITION: dict[Bug, str] = {
     Bug.COMPACT_RENUMBERS: "compact", Bug.MANIFEST_LISTS_MEMTABLES: "manifest",
     Bug.ARM_N_COMMITTED: "arm", Bug.READ_N_ANY_GENERATION: "read_n",
     Bug.CRASH_REUSES_WAL: "crash", Bug.REPLAY_NEW_WAL: "crash", Bug.PIN_NO_MERGED: "check",
-    Bug.SST_BELOW_NONE: "check", Bug.EXACT_SHORT: "check",
+    Bug.SST_BELOW_NONE: "check", Bug.EXACT_SHORT: "check", Bug.INCLUSIVE_NO_FLOOR: "arm",
+    Bug.SYNC_NOOP: "sync", Bug.CRASH_REPLAYS_PENDING: "crash",
+    Bug.FAIL_FLUSH_FLUSHES: "fail_flush", Bug.CRASH_REPLAYS_SKIPPED: "crash",
+    Bug.RECOUNT_KEEPS_EXACT: "read_n", Bug.PUT_PUBLISH_IGNORES_FROZEN: "put",
 }
 
 
@@ -340,13 +384,15 @@ OPS = (
     "manifest",
     "arm",
     "read_n",
+    "sync",
+    "fail_flush",
 )
 OP = {name: i for i, name in enumerate(OPS)}
 
 # row status codes
 NONE, MEM, RET, SST, GONE = range(5)
 STATUS = ("none", "mem", "ret", "sst", "gone")
-CAPTURES = (Capture.VISIBLE_COUNT, Capture.LEN, Capture.AFTER_SCAN)
+CAPTURES = (Capture.VISIBLE_COUNT, Capture.LEN, Capture.AFTER_SCAN, Capture.INCLUSIVE_POSITION)
 CAP = {c: i for i, c in enumerate(CAPTURES)}
 
 
@@ -387,6 +433,11 @@ class State:
     nw_a: z3.ArithRef
     rin: z3.BoolRef
     pin_r: z3.BoolRef
+    # H9 / H14 / H13 (module docstring, "Knobs")
+    nd: z3.ArithRef
+    hf: z3.ArithRef
+    nsk: z3.ArithRef
+    rt: z3.BoolRef
 
     @staticmethod
     def fresh(tag: str) -> State:
@@ -409,6 +460,14 @@ class Config:
     cap: z3.ArithRef = field(default_factory=lambda: z3.Int("cap"))
     grace0: z3.BoolRef = field(default_factory=lambda: z3.Bool("grace0"))
     stale: z3.BoolRef = field(default_factory=lambda: z3.Bool("stale"))
+    two: z3.BoolRef = field(default_factory=lambda: z3.Bool("two"))
+    dav: z3.BoolRef = field(default_factory=lambda: z3.Bool("dav"))
+    skip: z3.BoolRef = field(default_factory=lambda: z3.Bool("skip"))
+    pap: z3.BoolRef = field(default_factory=lambda: z3.Bool("pap"))
+
+    def values(self) -> list[z3.ExprRef]:
+        """Every field, in declaration order."""
+        return [getattr(self, f.name) for f in fields(self)]
 
 
 @dataclass
@@ -419,12 +478,18 @@ class Step:
     pick: z3.BoolRef
     fl: z3.ArithRef
     ocx: z3.ArithRef
+    dl: z3.BoolRef  # the put is a delete (a tombstone batch)
+    rix: z3.BoolRef  # the put takes a WAL position the arm read (a reused one, H9)
 
     @staticmethod
     def fresh(tag: str) -> Step:
         """Fresh choice constants for step ``tag``."""
         return Step(z3.Int(f"op_{tag}"), z3.Bool(f"pick_{tag}"), z3.Int(f"fl_{tag}"),
-                    z3.Int(f"ocx_{tag}"))
+                    z3.Int(f"ocx_{tag}"), z3.Bool(f"dl_{tag}"), z3.Bool(f"rix_{tag}"))
+
+    def values(self) -> list[z3.ExprRef]:
+        """Every choice, in declaration order."""
+        return [getattr(self, f.name) for f in fields(self)]
 
 
 def init(s: State) -> z3.BoolRef:
@@ -432,16 +497,31 @@ def init(s: State) -> z3.BoolRef:
     return z3.And(
         z3.Not(s.sx), s.ep == 1, s.cur == 1, s.cg == 1, s.ac == 0, s.av == 0, s.nfl == 0,
         s.rs == NONE, z3.Not(s.armed), z3.Not(s.man_taken), s.nread, s.nw == 1,
+        s.nd == 0, s.hf == 1, s.nsk == 0,
     )
 
 
-def config_ok(cfg: Config, asm: frozenset[str]) -> z3.BoolRef:
-    """Config domains, and the config half of the assumptions."""
+#: a knob pinned by a query: (``Config`` field, value), e.g. ``(("dav", True),)``
+Knobs = tuple[tuple[str, bool], ...]
+KNOBS = ("two", "dav", "skip", "pap")
+#: the tier the design obligations run: durable before visible (Lance since it made
+#: "visible" mean "indexed and durable") and puts published by ``publish`` only; a
+#: failed flush (``skip``) is left to the solver, both ways
+DEFAULT_KNOBS: Knobs = (("dav", False), ("pap", False))
+
+
+def config_ok(cfg: Config, asm: frozenset[str], knobs: Knobs = DEFAULT_KNOBS) -> z3.BoolRef:
+    """Config domains, the config half of the assumptions, and the pinned knobs.
+
+    A1 (N is the visible count the scan read, read *once*, at the scan) pins the
+    capture and rules out the two-instant arm, whose counts are read later (H15).
+    """
     parts = [cfg.cap >= 0, cfg.cap < len(CAPTURES)]
     if "A1" in asm:
-        parts.append(cfg.cap == CAP[Capture.VISIBLE_COUNT])
+        parts += [cfg.cap == CAP[Capture.VISIBLE_COUNT], z3.Not(cfg.two)]
     if "A3-sstables" in asm:
         parts.append(z3.Not(cfg.stale))
+    parts += [getattr(cfg, k) == v for k, v in knobs]
     return z3.And(parts)
 
 
@@ -463,6 +543,15 @@ def _oc_for(s: State, gen: z3.ArithRef, ocx: z3.ArithRef) -> z3.ArithRef:
     return z3.If(gen == s.xa, s.xn, z3.If(gen > s.xa, 0, ocx))
 
 
+def _n_of(s: State, cfg: Config, bugs: frozenset[Bug]) -> z3.ArithRef:
+    """The N the arm's capture takes from ``s``'s active memtable (``model.read._active_count``)."""
+    if Bug.ARM_N_COMMITTED in bugs:
+        return s.ac
+    floor = s.av if Bug.INCLUSIVE_NO_FLOOR in bugs else z3.If(s.av >= 1, s.av, 1)
+    return z3.If(cfg.cap == CAP[Capture.LEN], s.ac,
+                 z3.If(cfg.cap == CAP[Capture.INCLUSIVE_POSITION], floor, s.av))
+
+
 def transition(
     s: State, t: State, st: Step, cfg: Config, asm: frozenset[str], bugs: frozenset[Bug]
 ) -> z3.BoolRef:
@@ -476,30 +565,39 @@ def transition(
     def row_if(cond: z3.BoolRef, **changes: z3.ExprRef) -> dict[str, z3.ExprRef]:
         return {k: z3.If(cond, v, getattr(s, k)) for k, v in changes.items()}
 
+    mem = s.rs == MEM
     cases: list[z3.BoolRef] = []
     # noop
     cases.append(z3.And(op == OP["noop"], upd()))
-    # put (first put creates the shard; counters already hold creation values)
+    # put (first put creates the shard; counters already hold creation values).
+    # Under ``pap`` (H13's tier) a put of rows, not a delete, is published at once:
+    # every in-memory generation turns visible, as ``publish`` does.
     take = z3.And(pick, s.rs == NONE)
-    in_act = z3.And(s.rs == MEM, s.ra)
+    in_act = z3.And(mem, s.ra)
     idx = s.ac - 1 if Bug.PUT_INDEX_OFF_BY_ONE in bugs else s.ac
+    pub = z3.And(cfg.pap, z3.Not(st.dl))
+    gc_put = z3.If(z3.Or(take, in_act), s.ac + 1, s.gc)
+    r_pub = in_act if Bug.PUT_PUBLISH_IGNORES_FROZEN in bugs else _in_mem(s)
     put_row = {
         "rs": z3.If(take, MEM, s.rs),
         "rg": z3.If(take, s.cur, s.rg),
         "ri": z3.If(take, idx, s.ri),
         "ra": z3.If(take, True, s.ra),
-        "gc": z3.If(z3.Or(take, in_act), s.ac + 1, s.gc),
-        "gv": z3.If(take, s.av, s.gv),
-        "below": z3.If(take, s.nfl, s.below),
+        "rt": z3.If(take, st.dl, s.rt),
+        "gc": gc_put,
+        "gv": z3.If(take, z3.If(pub, s.ac + 1, s.av),
+                    z3.If(z3.And(pub, r_pub), gc_put, s.gv)),
+        "below": z3.If(take, s.nsk + s.nfl, s.below),
         "oc": z3.If(z3.And(take, s.armed), _oc_for(s, s.cur, ocx), s.oc),
         "rw": z3.If(take, s.nw, s.rw),
-        # a position below the arm's horizon was handed out before (only a
-        # planted bug reuses one): whether the arm read that write is open
+        # a position below the arm's horizon was handed out before and freed by a
+        # crash that lost its write (H9): whether the arm read it is the choice ``rix``
         "rin": z3.If(z3.And(take, s.armed),
-                     z3.And(s.nw < s.nw_a, ocx == 1), s.rin),
+                     z3.And(s.nw < s.nw_a, st.rix), s.rin),
     }
     cases.append(z3.And(op == OP["put"], upd(sx=z3.BoolVal(True), ac=s.ac + 1,
-                                             nw=s.nw + 1, **put_row)))
+                                             av=z3.If(pub, s.ac + 1, s.av), nw=s.nw + 1,
+                                             nd=z3.If(cfg.dav, s.nd, s.nw), **put_row)))
     # publish: every in-memory generation (frozen tails too, H3)
     published = z3.And(_in_mem(s), s.ra) if Bug.PUBLISH_SKIPS_FROZEN in bugs else _in_mem(s)
     av_pub = s.av if Bug.PUBLISH_STALE_COUNT in bugs else s.ac
@@ -510,26 +608,42 @@ def transition(
     cases.append(z3.And(op == OP["freeze"], s.sx, s.ac > 0,
                         upd(cur=s.cur + bump, ac=z3.IntVal(0), av=z3.IntVal(0),
                             nfl=s.nfl + s.ac, ra=z3.BoolVal(False))))
-    # flush the oldest frozen generation cg; fl = its batch count
-    mem = s.rs == MEM
+    # flush the oldest flushable frozen generation cg; fl = its batch count.  ``rel``:
+    # batches of the flushable generations below R's (``below`` also counts the
+    # skipped generations hf .. cg-1, ``nsk`` batches)
+    rel = s.below - s.nsk
     fl_ok = z3.And(
         fl >= 1, fl <= s.nfl, s.nfl - fl >= s.cur - s.cg - 1,
         z3.Implies(s.cg + 1 == s.cur, fl == s.nfl),
         z3.Implies(z3.And(mem, s.rg == s.cg), fl == s.gc),
         z3.Implies(z3.And(mem, s.rg > s.cg),
-                   z3.And(fl <= s.below, s.below - fl >= s.rg - s.cg - 1,
-                          z3.Implies(s.rg == s.cg + 1, fl == s.below))),
+                   z3.And(fl <= rel, rel - fl >= s.rg - s.cg - 1,
+                          z3.Implies(s.rg == s.cg + 1, fl == rel))),
     )
     flushed = z3.And(mem, s.rg == s.cg)
     never_release = z3.BoolVal(Bug.NEVER_RELEASE not in bugs)
     grace0 = z3.BoolVal(True) if Bug.FLUSH_IGNORES_GRACE in bugs else cfg.grace0
+    # the flush syncs the WAL first; replay now starts past cg, so the skipped
+    # generations below it will not be replayed (``nsk`` := 0: they are orphans)
     cases.append(z3.And(
         op == OP["flush"], s.sx, s.cg < s.cur, fl_ok,
-        upd(cg=s.cg + 1, nfl=s.nfl - fl,
+        upd(cg=s.cg + 1, hf=s.cg + 1, nfl=s.nfl - fl, nsk=z3.IntVal(0), nd=s.nw - 1,
             rs=z3.If(flushed, z3.If(z3.And(grace0, never_release), SST, RET), s.rs),
             gv=z3.If(flushed, s.gc, s.gv),
-            below=z3.If(z3.And(mem, s.rg > s.cg), s.below - fl, s.below)),
+            below=z3.If(z3.And(mem, s.rg > s.cg), s.below - s.nsk - fl, s.below)),
     ))
+    # a failed flush of cg (flush_failure = skip, H14): cg stays in memory, frozen,
+    # and later flushes pass it by (without skip the model retries it: no move)
+    if Bug.FAIL_FLUSH_FLUSHES in bugs:
+        failed = upd(cg=s.cg + 1, hf=s.cg + 1, nfl=s.nfl - fl,
+                     rs=z3.If(flushed, SST, s.rs), gv=z3.If(flushed, s.gc, s.gv),
+                     below=z3.If(z3.And(mem, s.rg > s.cg), s.below - s.nsk - fl, s.below))
+    else:
+        failed = upd(cg=s.cg + 1, nfl=s.nfl - fl, nsk=s.nsk + fl)
+    cases.append(z3.And(op == OP["fail_flush"], cfg.skip, s.sx, s.cg < s.cur, fl_ok, failed))
+    # sync: every WAL write so far is durable (H9)
+    if Bug.SYNC_NOOP not in bugs:
+        cases.append(z3.And(op == OP["sync"], s.sx, s.nd < s.nw - 1, upd(nd=s.nw - 1)))
     # release retained flushed memtables
     cases.append(z3.And(op == OP["release"], s.sx,
                         upd(rs=z3.If(z3.And(s.rs == RET, never_release), SST, s.rs))))
@@ -538,34 +652,56 @@ def transition(
     if Bug.COMPACT_RENUMBERS in bugs:
         shift = s.cg - 1
         cases.append(z3.And(op == OP["compact"], s.sx,
-                            upd(rs=gone, cur=s.cur - shift, cg=s.cg - shift,
+                            upd(rs=gone, cur=s.cur - shift, cg=s.cg - shift, hf=s.hf - shift,
                                 rg=z3.If(mem, s.rg - shift, s.rg))))
     else:
         cases.append(z3.And(op == OP["compact"], s.sx, upd(rs=gone)))
-    # crash + reopen: replay every unflushed batch into one memtable at cg
+    # crash + reopen: replay, into one memtable at hf (past the newest flushed
+    # generation), every durable batch of the generations from hf up: the skipped
+    # ones there, the frozen ones, the active one.  Lost: a skipped generation
+    # below hf (H14) and the WAL writes that never became durable (H9), whose
+    # positions new writes then take again.  A lost R is forgotten (``rs`` none):
+    # the write the solver follows may be a later one.
     crash_ok = z3.And(op == OP["crash"], s.sx)
     if "A4" in asm:
         crash_ok = z3.And(crash_ok, z3.Not(s.armed))
-    total = s.nfl + s.ac
+    pending = z3.IntVal(0) if Bug.CRASH_REPLAYS_PENDING in bugs else s.nw - 1 - s.nd
+    durable_r = z3.BoolVal(True) if Bug.CRASH_REPLAYS_PENDING in bugs else s.rw <= s.nd
+    start = s.hf
+    skipped_kept = s.nsk
+    if Bug.CRASH_REPLAYS_SKIPPED in bugs:  # replay from the lowest in-memory generation
+        start = z3.If(z3.And(mem, s.rg < s.hf), s.rg, s.hf)
+        skipped_kept = s.nsk + z3.If(z3.And(mem, s.rg < s.hf), s.gc, 0)
+    total = skipped_kept + s.nfl + s.ac - pending
+    kept = z3.And(mem, s.rg >= start, durable_r)
+    lost = z3.And(mem, z3.Not(kept))
     ep_next = s.ep if Bug.CRASH_KEEPS_EPOCH in bugs else s.ep + 1
-    wal: dict[str, z3.ExprRef] = {}
+    wal: dict[str, z3.ExprRef] = {"nw": s.nd + 1}
     if Bug.CRASH_REUSES_WAL in bugs:
         wal = {"nw": z3.IntVal(1)}
     if Bug.REPLAY_NEW_WAL in bugs:  # every unflushed batch re-logged past the old tail
-        wal = {"nw": s.nw + total, "rw": z3.If(mem, s.nw + s.below + s.ri, s.rw),
+        wal = {"nw": s.nw + total, "nd": s.nw + total - 1,
+               "rw": z3.If(mem, s.nw + s.below + s.ri, s.rw),
                "rin": z3.If(mem, z3.BoolVal(False), s.rin)}
+    forget = {"rs": z3.If(s.rs == RET, SST, z3.If(lost, NONE, s.rs)),
+              "obs": z3.If(lost, False, s.obs), "rin": z3.If(lost, False, s.rin)}
+    if Bug.REPLAY_NEW_WAL in bugs:
+        forget["rin"] = z3.If(mem, z3.BoolVal(False), s.rin)
     if Bug.REPLAY_NO_RENUMBER in bugs:
-        crash_post = upd(ep=ep_next, av=s.ac,
-                         gv=z3.If(mem, s.gc, s.gv), rs=z3.If(s.rs == RET, SST, s.rs), **wal)
+        crash_post = upd(ep=ep_next, av=s.ac, nd=s.nw - 1,
+                         gv=z3.If(mem, s.gc, s.gv), rs=z3.If(s.rs == RET, SST, s.rs),
+                         **{k: v for k, v in wal.items() if k != "nw"})
     else:
-        crash_post = upd(
-            ep=ep_next, cur=s.cg, ac=total, av=total, nfl=z3.IntVal(0),
-            rs=z3.If(s.rs == RET, SST, s.rs),
-            rg=z3.If(mem, s.cg, s.rg), ri=z3.If(mem, s.below + s.ri, s.ri),
-            gc=z3.If(mem, total, s.gc), gv=z3.If(mem, total, s.gv),
-            below=z3.If(mem, z3.IntVal(0), s.below), ra=z3.If(mem, True, s.ra),
-            oc=z3.If(z3.And(mem, s.armed), _oc_for(s, s.cg, ocx), s.oc), **wal,
-        )
+        crash_post = upd(**{
+            **wal, **forget,
+            "ep": ep_next, "cur": start, "cg": start, "hf": start, "ac": total, "av": total,
+            "nfl": z3.IntVal(0), "nsk": z3.IntVal(0),
+            "rg": z3.If(kept, start, s.rg),
+            "ri": z3.If(kept, s.below + s.ri, s.ri),
+            "gc": z3.If(kept, total, s.gc), "gv": z3.If(kept, total, s.gv),
+            "below": z3.If(kept, z3.IntVal(0), s.below), "ra": z3.If(kept, True, s.ra),
+            "oc": z3.If(z3.And(kept, s.armed), _oc_for(s, start, ocx), s.oc),
+        })
     cases.append(z3.And(crash_ok, crash_post))
     # the arm reads its SSTable list early (H5a skew)
     listed_early = [s.rs == RET, s.rs == SST]
@@ -577,9 +713,6 @@ def transition(
     # the read arm
     listed = z3.If(s.man_taken, s.man_r, z3.Or(s.rs == RET, s.rs == SST))
     obs = z3.And(s.sx, z3.Or(z3.And(_in_mem(s), _visible(s)), z3.And(s.rs == SST, listed)))
-    n_now = z3.If(cfg.cap == CAP[Capture.LEN], s.ac, s.av)
-    if Bug.ARM_N_COMMITTED in bugs:
-        n_now = s.ac
     arm_guard = z3.Not(s.armed)
     if "A2" in asm:
         arm_guard = z3.And(arm_guard, z3.Implies(z3.And(mem, z3.Not(s.ra)), _visible(s)))
@@ -587,16 +720,25 @@ def transition(
     cases.append(z3.And(
         op == OP["arm"], arm_guard,
         upd(armed=z3.BoolVal(True), obs=obs, sx_a=s.sx,
-            A=z3.If(s.sx, s.cur, 0), N=z3.If(s.sx, n_now, 0),
+            A=z3.If(s.sx, s.cur, 0), N=z3.If(s.sx, _n_of(s, cfg, bugs), 0),
             ep_a=s.ep, xa=s.cur, xn=s.av,
             oc=z3.If(s.rs == NONE, s.oc, oc_arm),
             nw_a=s.nw, rin=obs, pin_r=s.rs != GONE,
-            nread=z3.Or(cfg.cap != CAP[Capture.AFTER_SCAN], z3.Not(s.sx))),
+            nread=z3.Or(z3.And(cfg.cap != CAP[Capture.AFTER_SCAN], z3.Not(cfg.two)),
+                        z3.Not(s.sx))),
     ))
-    # the after-scan capture re-reads N (same generation, same epoch)
+    # the cut's second read, after the scan (same generation, same epoch): the
+    # after-scan capture re-reads N (H1); the two-instant arm (``two``, H15)
+    # re-reads every in-memory count, so the exact cut's counts and the pinned
+    # cut's positions come from that instant too
     same_gen = z3.BoolVal(True) if Bug.READ_N_ANY_GENERATION in bugs else s.cur == s.A
+    recount = z3.And(cfg.two, z3.BoolVal(Bug.RECOUNT_KEEPS_EXACT not in bugs))
     cases.append(z3.And(op == OP["read_n"], s.armed, z3.Not(s.nread), same_gen,
-                        s.ep == s.ep_a, upd(N=s.av, nread=z3.BoolVal(True))))
+                        s.ep == s.ep_a,
+                        upd(N=_n_of(s, cfg, bugs), nread=z3.BoolVal(True),
+                            xn=z3.If(recount, s.av, s.xn),
+                            oc=z3.If(z3.And(recount, _in_mem(s)), s.gv, s.oc),
+                            rin=z3.If(z3.And(recount, _in_mem(s)), _visible(s), s.rin))))
     return z3.Or(cases)
 
 
@@ -701,43 +843,71 @@ class Trace:
 
 
 def _cfg(tag: str) -> Config:
-    return Config(z3.Int(f"cap{tag}"), z3.Bool(f"grace0{tag}"), z3.Bool(f"stale{tag}"))
+    return Config(z3.Int(f"cap{tag}"), *(z3.Bool(f"{f.name}{tag}") for f in fields(Config)
+                                          if f.name != "cap"))
 
 
 @functools.cache
-def _template(asm: frozenset[str], bugs: frozenset[Bug]) -> tuple[list[z3.ExprRef], z3.BoolRef]:
-    """``transition`` built once per (assumptions, bugs) over placeholder constants.
+def _template(asm: frozenset[str], bugs: frozenset[Bug], fixed: Knobs = (),
+              ) -> tuple[list[z3.ExprRef], z3.BoolRef]:
+    """``transition`` built once per (assumptions, bugs, fixed knobs) over placeholder
+    constants.
 
     Building the term through the Python API is what made the unrollings slow
     (tens of thousands of API calls per step); every step of every unrolling
     is this one term with its constants substituted (a C-side operation).
+    ``fixed`` knobs are substituted by their values and the term simplified
+    once, so a query that pins a knob off carries none of its machinery.
     """
-    s, t, st, cfg = State.fresh("@s"), State.fresh("@t"), Step.fresh("@x"), _cfg("@c")
-    consts = [*s.values(), *t.values(), st.op, st.pick, st.fl, st.ocx,
-              cfg.cap, cfg.grace0, cfg.stale]
-    return consts, transition(s, t, st, cfg, asm, bugs)
+    consts, term = _built(asm, bugs)
+    if fixed:
+        cfg = consts[-len(fields(Config)):]
+        names = [f.name for f in fields(Config)]
+        term = z3.simplify(z3.substitute(
+            term, *[(cfg[names.index(k)], z3.BoolVal(v)) for k, v in fixed]))
+    return consts, term
 
 
 @functools.cache
-def step_term(i: int, asm: frozenset[str], bugs: frozenset[Bug], tag: str = "") -> z3.BoolRef:
+def _built(asm: frozenset[str], bugs: frozenset[Bug]) -> tuple[list[z3.ExprRef], z3.BoolRef]:
+    """``transition`` over placeholder constants, built once per (assumptions, bugs)."""
+    s, t, st, cfg = State.fresh("@s"), State.fresh("@t"), Step.fresh("@x"), _cfg("@c")
+    consts = [*s.values(), *t.values(), *st.values(), *cfg.values()]
+    return consts, transition(s, t, st, cfg, asm, bugs)
+
+
+def fixed_knobs(asm: frozenset[str], knobs: Knobs) -> Knobs:
+    """The knobs a query's configuration pins: its own, and ``two`` off under A1."""
+    pinned = dict(knobs)
+    if "A1" in asm:
+        pinned["two"] = False
+    return tuple(sorted(pinned.items()))
+
+
+@functools.cache
+def step_term(i: int, asm: frozenset[str], bugs: frozenset[Bug], tag: str = "",
+              fixed: Knobs = ()) -> z3.BoolRef:
     """Step ``i`` of the unrolling tagged ``tag`` (shared by every depth ≥ i + 1)."""
-    consts, term = _template(asm, bugs)
+    consts, term = _template(asm, bugs, fixed)
     s, t, st = State.fresh(f"{tag}{i}"), State.fresh(f"{tag}{i + 1}"), Step.fresh(f"{tag}{i}")
     cfg = _cfg(tag)
-    actual = [*s.values(), *t.values(), st.op, st.pick, st.fl, st.ocx,
-              cfg.cap, cfg.grace0, cfg.stale]
+    actual = [*s.values(), *t.values(), *st.values(), *cfg.values()]
     return z3.substitute(term, *zip(consts, actual, strict=True))
 
 
-def unroll(k: int, asm: frozenset[str], bugs: frozenset[Bug], tag: str = "") -> Trace:
+def unroll(k: int, asm: frozenset[str], bugs: frozenset[Bug], tag: str = "",
+           knobs: Knobs = DEFAULT_KNOBS) -> Trace:
     """Every trace of exactly ``k`` events (``noop`` pads shorter ones).
 
     Step names depend only on ``tag`` and the step index, so the unrolling of
     depth ``k`` is a prefix of every deeper one (the deepening reuses it).
+    The configuration's pinned knobs are both constrained (``config_ok``) and
+    substituted into the steps (``fixed_knobs``): the same query, smaller.
     """
     cfg = _cfg(tag)
     states = [State.fresh(f"{tag}{i}") for i in range(k + 1)]
     steps = [Step.fresh(f"{tag}{i}") for i in range(k)]
-    parts = [init(states[0]), config_ok(cfg, asm)]
-    parts += [step_term(i, asm, bugs, tag) for i in range(k)]
+    fixed = fixed_knobs(asm, knobs)
+    parts = [init(states[0]), config_ok(cfg, asm, knobs)]
+    parts += [step_term(i, asm, bugs, tag, fixed) for i in range(k)]
     return Trace(states, steps, cfg, z3.And(parts))

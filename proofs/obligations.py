@@ -28,6 +28,12 @@ Why each kind of query exists (docs/DESIGN.md "The proofs"):
   one no obligation can see, and the conformance check with the model
   (``proofs/conformance.py``) is what detects it.
 
+* **The verdict matrix** (design × hazard column, ``model.hazards.HAZARDS``): each
+  cell is a bounded question (``K`` events, one shard, one tracked row) built
+  from the column's row (``cell_setup``); its answer is ``cex``, ``under-count``
+  or ``no cex ≤ K``.  ``proved (induction)`` is only said of a cell the design's
+  induction covers and that induction held (``induction_covers``, ``proofs.run``).
+
 Nothing here is hard-coded: every status printed is what the solver said.
 """
 
@@ -49,6 +55,7 @@ from .encode import (
     ALL,
     CAP,
     CAPTURES,
+    DEFAULT_KNOBS,
     DIVERGENCES,
     GONE,
     MEM,
@@ -60,6 +67,7 @@ from .encode import (
     STATUS,
     Bug,
     Config,
+    Knobs,
     State,
     Step,
     Variant,
@@ -89,8 +97,10 @@ UNSOUND = (Design.LIVE_TIER, Design.WAL_POSITION_MAP)
 SOUNDNESS_ASSUMPTIONS: dict[Design, frozenset[str]] = {
     Design.AS_OF_CUT: frozenset({"A1", "A2", "A3-shards", "A3-sstables", "A4"}),
     Design.FRESH_TIER_WATERMARK: frozenset({"A1", "A2", "A3-shards", "A3-sstables", "A4"}),
-    Design.EXACT_CUT: frozenset(),
-    Design.PINNED_CUT: frozenset(),
+    # the cut records the counts the scan read, so which count N is does not matter;
+    # that they are the scan's own (read once, at the scan: A1) does (H15)
+    Design.EXACT_CUT: frozenset({"A1"}),
+    Design.PINNED_CUT: frozenset({"A1"}),
     Design.LIVE_TIER: ALL - {"A5"},
     Design.WAL_POSITION_MAP: ALL - {"A5"},
 }
@@ -167,9 +177,10 @@ def under_count_except(excl: tuple[str, ...]) -> Goal:
 
 def bmc(v: Variant, asm: frozenset[str], goal: Goal, k: int, *, exact: bool = False,
         extra: Callable[[list[State], list[Step], Config], z3.BoolRef] | None = None,
+        knobs: Knobs = DEFAULT_KNOBS,
         ) -> tuple[z3.CheckSatResult, z3.ModelRef | None, float, list[State], list[Step], Config]:
     """Is ``goal`` reachable within ``k`` events (exactly ``k`` if ``exact``)?"""
-    tr = unroll(k, asm, v.bugs)
+    tr = unroll(k, asm, v.bugs, knobs=knobs)
     parts = [tr.constraint, _asm_extra(tr.states, tr.steps, tr.cfg, asm),
              goal(v, tr.states[-1], tr.cfg, asm)]
     if exact:
@@ -182,6 +193,7 @@ def bmc(v: Variant, asm: frozenset[str], goal: Goal, k: int, *, exact: bool = Fa
 
 def shortest(v: Variant, asm: frozenset[str], goal: Goal, kmax: int = KMAX,
              extra: Callable[[list[State], list[Step], Config], z3.BoolRef] | None = None,
+             knobs: Knobs = DEFAULT_KNOBS,
              ) -> tuple[dict[str, Any] | None, float]:
     """Iterative deepening: the first k with a witness gives a shortest trace.
 
@@ -191,7 +203,8 @@ def shortest(v: Variant, asm: frozenset[str], goal: Goal, kmax: int = KMAX,
     """
     total = 0.0
     for k in range(1, kmax + 1):
-        r, m, dt, states, steps, cfg = bmc(v, asm, goal, k, exact=True, extra=extra)
+        r, m, dt, states, steps, cfg = bmc(v, asm, goal, k, exact=True, extra=extra,
+                                           knobs=knobs)
         total += dt
         if r == z3.sat and m is not None:
             return render_trace(m, states, steps, cfg, v), total
@@ -206,19 +219,42 @@ def shortest(v: Variant, asm: frozenset[str], goal: Goal, kmax: int = KMAX,
 def wf(s: State) -> z3.BoolRef:
     """Well-formedness of every reachable state (inductive on its own)."""
     mem, ret_sst = s.rs == MEM, z3.Or(s.rs == RET, s.rs == SST, s.rs == GONE)
+    # generations hf .. cg-1 are skipped (a failed flush, H14; nsk batches), cg .. cur-1
+    # frozen and flushable (nfl batches); R in memory below hf is an orphaned skipped one
+    unflushed = s.nsk + s.nfl
     return z3.And(
-        s.ep >= 1, s.cg >= 1, s.cur >= s.cg, s.av >= 0, s.av <= s.ac,
-        s.nfl >= s.cur - s.cg, s.rs >= NONE, s.rs <= GONE,
-        z3.Implies(z3.Not(s.sx), z3.And(s.cur == 1, s.cg == 1, s.ac == 0, s.av == 0,
-                                         s.nfl == 0, s.rs == NONE)),
+        s.ep >= 1, s.hf >= 1, s.cg >= s.hf, s.cur >= s.cg, s.av >= 0, s.av <= s.ac,
+        s.nfl >= s.cur - s.cg, s.nsk >= s.cg - s.hf, s.rs >= NONE, s.rs <= GONE,
+        # WAL: positions below nw handed out, up to nd durable; the pending ones are
+        # unflushed batches (a flush syncs first)
+        z3.Implies(s.cg == s.cur, s.nfl == 0), z3.Implies(s.hf == s.cg, s.nsk == 0),
+        s.nd >= 0, s.nd <= s.nw - 1, s.nw - 1 - s.nd <= unflushed + s.ac,
+        s.nw - 1 >= unflushed + s.ac,
+        z3.Implies(z3.Not(s.sx), z3.And(s.cur == 1, s.cg == 1, s.hf == 1, s.ac == 0,
+                                         s.av == 0, s.nfl == 0, s.nsk == 0, s.rs == NONE)),
         z3.Implies(mem, z3.And(
-            s.rg >= s.cg, s.rg <= s.cur, s.ri >= 0, s.ri < s.gc, s.gv >= 0, s.gv <= s.gc,
-            s.ra == (s.rg == s.cur), s.below >= s.rg - s.cg,
-            z3.Implies(s.ra, z3.And(s.gc == s.ac, s.gv == s.av, s.below == s.nfl)),
-            z3.Implies(z3.Not(s.ra), z3.And(s.below + s.gc <= s.nfl,
-                                             s.nfl - s.below - s.gc >= s.cur - s.rg - 1)),
+            s.rg >= 1, s.rg <= s.cur, s.ri >= 0, s.ri < s.gc, s.gv >= 0, s.gv <= s.gc,
+            s.ra == (s.rg == s.cur), s.rw >= 1, s.rw < s.nw,
+            z3.Implies(s.rg >= s.cg, s.below >= s.nsk + s.rg - s.cg),
+            z3.Implies(s.rg == s.cg, s.below == s.nsk),
+            z3.Implies(s.rg == s.hf, s.below == 0),
+            # replayable batches hold the last positions, in generation order
+            z3.Implies(s.rg >= s.hf, s.rw == s.nw - (unflushed + s.ac) + s.below + s.ri),
+            z3.Implies(s.rg < s.hf, s.rw <= s.nw - 1 - (unflushed + s.ac)),
+            z3.Implies(s.ra, z3.And(s.gc == s.ac, s.gv == s.av, s.below == unflushed)),
+            z3.Implies(z3.And(z3.Not(s.ra), s.rg >= s.cg),
+                       z3.And(s.below + s.gc <= unflushed,
+                              unflushed - s.below - s.gc >= s.cur - s.rg - 1)),
+            z3.Implies(z3.And(s.rg >= s.hf, s.rg < s.cg),
+                       z3.And(s.below >= s.rg - s.hf, s.below + s.gc <= s.nsk,
+                              s.nsk - s.below - s.gc >= s.cg - s.rg - 1)),
+            # a write not yet durable lies in the pending tail, past every replayable
+            # batch before it
+            z3.Implies(s.rw > s.nd, s.rg >= s.hf),
         )),
-        z3.Implies(ret_sst, z3.And(s.rg < s.cg, s.ri >= 0, s.ri < s.gc, z3.Not(s.ra))),
+        z3.Implies(ret_sst, z3.And(s.rg < s.hf, s.ri >= 0, s.ri < s.gc, z3.Not(s.ra),
+                                   s.rw <= s.nd, s.rw >= 1,
+                                   s.rw <= s.nw - 1 - (unflushed + s.ac))),
         z3.Implies(s.rs == RET, s.gv == s.gc),
     )
 
@@ -256,7 +292,11 @@ def invariant(design: Design, s: State, cfg: Config) -> z3.BoolRef:
     """``Inv = wf ∧ (armed ⇒ sound_inv)``; the as-of designs (A3-sstables) add
     that the arm never read its SSTable list apart from its memtable refs."""
     skew = z3.BoolVal(True) if design in RECORDS_READ else z3.Not(s.man_taken)
-    return z3.And(wf(s), skew, z3.Implies(s.armed, sound_inv(design, s, cfg)))
+    # pinned_cut: WAL positions are never handed out twice while writes turn
+    # durable before visible (a crash then loses no position, H9)
+    durable = (z3.Implies(z3.Not(cfg.dav), s.nd == s.nw - 1) if design is Design.PINNED_CUT
+               else z3.BoolVal(True))
+    return z3.And(wf(s), skew, durable, z3.Implies(s.armed, sound_inv(design, s, cfg)))
 
 
 def tight_inv(design: Design, s: State) -> z3.BoolRef:
@@ -346,6 +386,7 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
     """A model as data: numbered events with PKs (the row under test is ``r``)."""
     cap = CAPTURES[_val(m, cfg.cap)]
     grace0, stale = _val(m, cfg.grace0), _val(m, cfg.stale)
+    two, dav, skip, pap = (_val(m, x) for x in (cfg.two, cfg.dav, cfg.skip, cfg.pap))
     events: list[dict[str, Any]] = []
     pk_n = 0
     cut: dict[str, Any] = {}
@@ -362,10 +403,18 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
             else:
                 pk_n += 1
                 pk = f"p{pk_n}"
+            tomb = bool(_val(m, st.dl))
             ev.update(pk=pk, generation=_val(m, s.cur), append_index=_val(m, s.ac),
-                      creates_shard=not _val(m, s.sx), row_under_test=is_r)
-            ev["text"] = (f"put {pk!r} → shard s gen {ev['generation']} idx "
-                          f"{ev['append_index']} (committed, not yet visible)"
+                      creates_shard=not _val(m, s.sx), row_under_test=is_r, tombstone=tomb)
+            if tomb:
+                ev["op"] = "delete"
+            shown = _val(m, t.av) > _val(m, s.av) and pap
+            ev["text"] = (f"{'delete' if tomb else 'put'} {pk!r} → shard s gen "
+                          f"{ev['generation']} idx {ev['append_index']} "
+                          + ("(a tombstone; " if tomb else "(")
+                          + ("committed and published at once)" if shown
+                             else "committed, not yet visible)")
+                          + (f" at WAL position {_val(m, s.nw)}" if dav else "")
                           + (" [creates shard s]" if ev["creates_shard"] else "")
                           + ("  ← row under test" if is_r else ""))
         elif op == "publish":
@@ -384,9 +433,18 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
         elif op == "compact":
             ev["text"] = "compact shard s's SSTables into the base table"
         elif op == "crash":
-            ev.update(epoch=_val(m, t.ep), generation=_val(m, s.cg))
-            ev["text"] = (f"crash + reopen: epoch {_val(m, t.ep)}, every unflushed batch "
-                          f"replayed into gen {_val(m, s.cg)} (renumbered, all visible)")
+            ev.update(epoch=_val(m, t.ep), generation=_val(m, t.cur))
+            lost = (f"; WAL writes past position {_val(m, s.nd)} were never durable: lost, "
+                    f"new writes take positions from {_val(m, t.nw)}" if dav else "")
+            ev["text"] = (f"crash + reopen: epoch {_val(m, t.ep)}, every durable batch past "
+                          f"the newest flushed generation replayed into gen {_val(m, t.cur)} "
+                          f"(renumbered, all visible){lost}")
+        elif op == "sync":
+            ev["text"] = f"sync shard s's WAL: positions up to {_val(m, t.nd)} durable"
+        elif op == "fail_flush":
+            ev.update(generation=_val(m, s.cg))
+            ev["text"] = (f"flush of gen {_val(m, s.cg)} FAILS: it stays frozen in memory; "
+                          f"later flushes skip it")
         elif op == "manifest":
             ev["text"] = "read arm reads the manifest's SSTable list (before memtable refs)"
         elif op == "arm":
@@ -401,13 +459,27 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
                        "active_batch_count": _val(m, t.N)}
             else:
                 cut = {"kind": "absent"}
-            ev.update(cut=dict(cut), reads_r=obs, capture=cap.value)
-            ev["text"] = (f"read arm ({cap.value}): cut {_cut_text(cut)}; "
+            ev.update(cut=dict(cut), reads_r=obs, capture=cap.value, second_instant=two)
+            how = f"{cap.value}, counts taken again later" if two else cap.value
+            ev["text"] = (f"read arm ({how}): cut {_cut_text(cut)}; "
                           + ("reads r" if obs else "does NOT read r"))
         elif op == "read_n":
-            cut["active_batch_count"] = _val(m, t.N)
+            if cut.get("kind") == "ExactCut":
+                cut["active"] = [_val(m, t.xa), _val(m, t.xn)]
+            elif cut.get("kind") == "AsOfCut":
+                cut["active_batch_count"] = _val(m, t.N)
             ev.update(active_batch_count=_val(m, t.N))
-            ev["text"] = f"arm re-reads N after its scan: N := {_val(m, t.N)}"
+            if not two:
+                ev["text"] = f"arm re-reads N after its scan: N := {_val(m, t.N)}"
+            elif v.design is Design.EXACT_CUT:
+                ev["text"] = (f"arm reads the cut's counts at a second instant: active := "
+                              f"[{_val(m, t.xa)}, {_val(m, t.xn)}]")
+            elif v.design is Design.PINNED_CUT:
+                ev["text"] = ("arm reads the cut's WAL positions at a second instant"
+                              + (": r's position now in the cut" if _val(m, t.rin)
+                                 and not _val(m, s.rin) else ""))
+            else:
+                ev["text"] = f"arm reads the cut's counts at a second instant: N := {_val(m, t.N)}"
         events.append(ev)
     last = states[-1]
     adm = _val(m, admitted(v, last, cfg, frozenset()))
@@ -424,9 +496,14 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
                          f"{'admitted' if adm else 'not admitted'} → base row 'r' survives "
                          f"beside the arm's 'r': DUPLICATE (under-count)")
     events.append(check)
+    knobs = {"arm_visibility": "two_instants" if two else "one_instant",
+             "durability": "after_visible" if dav else "before_visible",
+             "flush_failure": "skip" if skip else "retry",
+             "publish_after_put": pap, "row_under_test_is_tombstone": bool(_val(m, last.rt))}
     return {
         "design": v.design.value,
         "capture": cap.value,
+        **knobs,
         "visibility": "lagged",
         "release": "at_flush" if grace0 else "explicit",
         "base_pks": ["r"],
@@ -456,21 +533,33 @@ def trace_lines(trace: dict[str, Any]) -> list[str]:
 # Obligations per design
 # --------------------------------------------------------------------------
 
-#: what each dropped assumption should break, and how its witness is pinned.
-DROPS: dict[str, tuple[str, Capture | None]] = {
-    "A1 (len)": ("A1", Capture.LEN),
-    "A1 (after_scan)": ("A1", Capture.AFTER_SCAN),
-    "A2": ("A2", None),
-    "A3-shards": ("A3-shards", None),
-    "A3-sstables": ("A3-sstables", None),
-    "A4": ("A4", None),
-    "A5": ("A5", None),
+#: what each dropped assumption should break, and how its witness is pinned: the
+#: capture of N, and whether the arm reads its counts at a second instant (H15).
+#: A cut that records what its scan read (``RECORDS_READ``) has no N to capture:
+#: the second instant is its one way to lose A1, and the one drop it is asked
+#: for; the as-of designs are asked for the two captures (the H8 and H15 columns
+#: show their other ways).
+DROPS: dict[str, tuple[str, Capture | None, bool]] = {
+    "A1 (len)": ("A1", Capture.LEN, False),
+    "A1 (after_scan)": ("A1", Capture.AFTER_SCAN, False),
+    "A1 (two_instants)": ("A1", Capture.VISIBLE_COUNT, True),
+    "A2": ("A2", None, False),
+    "A3-shards": ("A3-shards", None, False),
+    "A3-sstables": ("A3-sstables", None, False),
+    "A4": ("A4", None, False),
+    "A5": ("A5", None, False),
 }
 
 
-def _pin_cap(cap: Capture | None) -> Callable[[list[State], list[Step], Config], z3.BoolRef]:
+def _pin_cap(cap: Capture | None, two: bool | None = None,
+             ) -> Callable[[list[State], list[Step], Config], z3.BoolRef]:
     def extra(states: list[State], steps: list[Step], cfg: Config) -> z3.BoolRef:
-        return z3.BoolVal(True) if cap is None else cfg.cap == CAP[cap]
+        parts = [z3.BoolVal(True)]
+        if cap is not None:
+            parts.append(cfg.cap == CAP[cap])
+        if two is not None:
+            parts.append(cfg.two == two)
+        return z3.And(parts)
 
     return extra
 
@@ -605,7 +694,9 @@ def optimality(v: Variant, asm: frozenset[str]) -> list[Result]:
 def assumption_drops(v: Variant, asm: frozenset[str], *, deepen: bool = True) -> list[Result]:
     """Each assumption the design rests on is necessary: shortest counterexample."""
     out = []
-    for label, (name, cap) in DROPS.items():
+    for label, (name, cap, two) in DROPS.items():
+        if name == "A1" and (v.design in RECORDS_READ) != two:
+            continue  # see DROPS
         if name == "A5":
             if "H4" not in DESIGN_EXCLUSIONS[v.design]:
                 continue
@@ -616,10 +707,11 @@ def assumption_drops(v: Variant, asm: frozenset[str], *, deepen: bool = True) ->
                 continue
             goal = over_count
             base = asm - {name}
+        pin = _pin_cap(cap, two if name == "A1" else None)
         if deepen:
-            trace, dt = shortest(v, base, goal, extra=_pin_cap(cap))
+            trace, dt = shortest(v, base, goal, extra=pin)
         else:
-            r, m, dt, states, steps, cfg = bmc(v, base, goal, KMAX, extra=_pin_cap(cap))
+            r, m, dt, states, steps, cfg = bmc(v, base, goal, KMAX, extra=pin)
             trace = render_trace(m, states, steps, cfg, v) if m is not None else None
         if trace is not None:
             trace["assumption_dropped"] = label
@@ -685,8 +777,17 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
 COLUMNS: tuple[str, ...] = solver_columns()
 DESIGNS = tuple(Design)
 
-#: the matrix's words
-PROVED, CEX, UNDER = "proved", "cex", "under-count"
+#: the matrix's words.  A cell's own queries are bounded (BMC, ``K`` events of one
+#: shard, following one row); ``NO_CEX`` is all they can say.  ``PROVED`` is earned
+#: only where the design's induction (``sound.*``, ``tight.*``) ran, held, and asks a
+#: question at least as wide as the cell's (``induction_covers``; ``proofs.run``);
+#: such a cell gets no bounded query of its own (the design's ``*.bmc.K6`` cross-check
+#: the induction at the widest setup).
+PROVED, NO_CEX, CEX, UNDER = "proved (induction)", "no cex ≤ K", "cex", "under-count"
+WORDS = (PROVED, NO_CEX, CEX, UNDER)
+#: a matrix job's answer for a cell the induction covers: no bounded query is run
+#: for it; ``proofs.run`` turns it into ``PROVED`` iff the design's induction held
+BY_INDUCTION = "(induction)"
 
 
 def _verdict_extra(cap: Capture | None, fresh_list: bool,
@@ -700,19 +801,42 @@ def _verdict_extra(cap: Capture | None, fresh_list: bool,
     return extra
 
 
+def tombstone_over_count(v: Variant, s: State, cfg: Config, asm: frozenset[str]) -> z3.BoolRef:
+    """R is a delete the check admits and the arm never read: the check drops the base
+    row of R's key while the arm delivered no version of it (H13)."""
+    return z3.And(over_count(v, s, cfg, asm), s.rt)
+
+
+def cell_goals(knobs: Knobs, excl: tuple[str, ...]) -> tuple[Goal, Goal]:
+    """A cell's over-count and under-count goals.  Where puts are published at once
+    (``pap``, H13) the row under test of an over-count is a tombstone."""
+    over = tombstone_over_count if dict(knobs).get("pap") else over_count
+    return over, under_count_except(excl)
+
+
 @functools.cache
 def _verdict_query(v: Variant, base: frozenset[str], cap: Capture | None, fresh_list: bool,
-                   excl: tuple[str, ...]) -> tuple[str, float]:
-    """One cell's two bounded queries (cached: H3 and H13 are the same query)."""
+                   excl: tuple[str, ...], knobs: Knobs) -> tuple[str, float]:
+    """One cell's two bounded queries (cached: cells with the same setup share them)."""
     extra = _verdict_extra(cap, fresh_list)
-    r, _, t1, *_ = bmc(v, base, over_count, K, extra=extra)
-    if r == z3.sat:
+    over, under = cell_goals(knobs, excl)
+
+    def either(vv: Variant, s: State, cfg: Config, a: frozenset[str]) -> z3.BoolRef:
+        return z3.Or(over(vv, s, cfg, a), under(vv, s, cfg, a))
+
+    # one query for both goals (most cells are UNSAT for both, or an over-count);
+    # an under-count witness still leaves the over-count to ask on its own
+    r, m, t1, states, *_ = bmc(v, base, either, K, extra=extra, knobs=knobs)
+    if r == z3.unsat:
+        return NO_CEX, t1
+    if r == z3.sat and m is not None and z3.is_false(m.eval(states[-1].obs,
+                                                             model_completion=True)):
         return CEX, t1
-    r2, _, t2, *_ = bmc(v, base, under_count_except(excl), K, extra=extra)
+    r2, _, t2, *_ = bmc(v, base, over, K, extra=extra, knobs=knobs)
     if r2 == z3.sat:
+        return CEX, t1 + t2
+    if r == z3.sat and r2 == z3.unsat:
         return UNDER, t1 + t2
-    if r == z3.unsat and r2 == z3.unsat:
-        return PROVED, t1 + t2
     return "unknown", t1 + t2
 
 
@@ -721,28 +845,75 @@ def verdict(v: Variant, column: str = "baseline") -> tuple[str, float]:
 
     ``cex``: an over-count (a missing row) within ``K`` events; else
     ``under-count``: an observed, present row the check misses outside the
-    exclusions the column keeps; else ``proved`` (both UNSAT at depth ``K``).
+    exclusions the column keeps; else ``no cex ≤ K`` (both UNSAT at depth ``K``).
+    The matrix (``matrix_row``) asks this only of cells the induction does not cover.
     """
     return _verdict_query(v, *cell_setup(v.design, column))
 
 
+def cell_knobs(column: str) -> Knobs:
+    """The encoding's knobs a column switches, read from its row of ``HAZARDS``:
+    ``two`` (the arm's ``arm_visibility``), ``dav`` (``durability``), ``skip``
+    (``flush_failure``), ``pap`` (``publish_after_put``)."""
+    h = HAZARDS[column]
+    return (("two", h.option("arm_visibility") == "two_instants"),
+            ("dav", h.option("durability") == "after_visible"),
+            ("skip", h.option("flush_failure") == "skip"),
+            ("pap", h.publish_after_put))
+
+
 def cell_setup(design: Design, column: str) -> tuple[frozenset[str], Capture | None, bool,
-                                                      tuple[str, ...]]:
-    """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions.
+                                                      tuple[str, ...], Knobs]:
+    """What a matrix cell keeps: assumptions, pinned capture, current list, exclusions, knobs.
 
     Read from the column's row of ``model.hazards.HAZARDS`` (``breaks``,
-    ``capture``, ``fresh_list``, ``gap``) and nothing else.  The one place a
-    cell's question is built: ``verdict`` asks it, and ``proofs.cells`` asks
-    the same question for the cell's own shortest trace.
+    ``capture``, ``fresh_list``, ``gap``, ``options``, ``publish_after_put``) and
+    nothing else.  The one place a cell's question is built: ``verdict`` asks
+    it, and ``proofs.cells`` asks the same question for the cell's own shortest trace.
     """
     h = HAZARDS[column]
     base = ALL - {"A5"}
     if h.breaks is not None:
         base = base - {h.breaks}
     if design in RECORDS_READ:
-        base = base - {"A1"}  # the cut records what the scan read
+        # the cut records what the scan read: the capture of N is moot, and the
+        # knob ``two`` (pinned from the row) is the one way it loses A1
+        base = base - {"A1"}
     excl = tuple(e for e in ("H4", "H5b", "epoch") if e != h.gap)
-    return base, h.capture, h.fresh_list, excl
+    return base, h.capture, h.fresh_list, excl, cell_knobs(column)
+
+
+def induction_covers(design: Design, column: str) -> bool:
+    """The design's induction answers this cell's question (a setup comparison only).
+
+    It does when the cell keeps every assumption the induction assumed, pins
+    the capture and knobs the induction allowed (A1: visible count, one
+    instant; ``DEFAULT_KNOBS``), and excuses at least the design's named
+    exclusions.  Whether the induction ran and held is ``proofs.run``'s to say.
+    """
+    if design not in DESIGN_EXCLUSIONS:
+        return False
+    base, cap, _, excl, knobs = cell_setup(design, column)
+    asm = SOUNDNESS_ASSUMPTIONS[design]
+    on = dict(knobs)
+    # a cell of a design that records its counts drops A1 for the capture's sake
+    # only: it still pins the capture and ``two``, which is what A1 pinned
+    kept = base | {"A1"} if design in RECORDS_READ else base
+    if not asm <= kept:
+        return False
+    if "A1" in asm and (on["two"] or cap is not Capture.VISIBLE_COUNT):
+        return False
+    if any(on[k] != v for k, v in DEFAULT_KNOBS):
+        return False
+    return set(DESIGN_EXCLUSIONS[design]) <= set(excl)
+
+
+def matrix_row(design: Design) -> dict[str, str]:
+    """One design's row as the matrix job computes it: the bounded verdict of every
+    cell, except ``BY_INDUCTION`` where the induction covers the cell's question
+    (the design's ``sound.*``/``tight.*`` queries answer it, and say more)."""
+    return {c: BY_INDUCTION if induction_covers(design, c) else verdict(Variant(design), c)[0]
+            for c in COLUMNS}
 
 
 def verdict_matrix() -> tuple[dict[str, dict[str, str]], float]:
@@ -786,6 +957,15 @@ PLANTED: dict[Bug, tuple[Design, ...]] = {
     Bug.PIN_NO_MERGED: (Design.PINNED_CUT,),
     Bug.SST_BELOW_NONE: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
     Bug.EXACT_SHORT: (Design.EXACT_CUT,),
+    Bug.INCLUSIVE_NO_FLOOR: (),
+    Bug.SYNC_NOOP: (),
+    # both break the induction's step (the replayed batches no longer hold the last
+    # WAL positions, which ``wf`` states), though a bounded search finds no missing row
+    Bug.CRASH_REPLAYS_PENDING: (Design.AS_OF_CUT,),
+    Bug.FAIL_FLUSH_FLUSHES: (Design.AS_OF_CUT, Design.FRESH_TIER_WATERMARK),
+    Bug.CRASH_REPLAYS_SKIPPED: (Design.AS_OF_CUT,),
+    Bug.RECOUNT_KEEPS_EXACT: (),
+    Bug.PUT_PUBLISH_IGNORES_FROZEN: (),
 }
 
 
@@ -810,10 +990,11 @@ def planted(bug: Bug) -> tuple[bool, list[str], float]:
     failed: list[str] = []
     total = 0.0
     if bug in DIVERGENCES:
-        from .conformance import explore
+        from .conformance import explore, search_space
 
         t0 = time.perf_counter()
-        _, failures = explore(frozenset({bug}), stop_at_failure=True)
+        depth, setups = search_space(bug)
+        _, failures = explore(frozenset({bug}), depth, setups, stop_at_failure=True)
         return bool(failures), [f"conformance: {f.what}" for f in failures[:1]], (
             time.perf_counter() - t0)
     for d in PLANTED[bug]:

@@ -55,7 +55,8 @@ ARM_OPTIONS = frozenset({"arm_sources", "arm_visibility"})
 DESIGNS: tuple[Design, ...] = tuple(Design)
 
 #: the solver's words → the machine's words
-PROOF_TO_MACHINE_VERDICT = {"proved": "sound", "cex": "VIOLATION", "under-count": "under-count"}
+PROOF_TO_MACHINE_VERDICT = {"proved (induction)": "sound", "no cex ≤ K": "sound",
+                            "cex": "VIOLATION", "under-count": "under-count"}
 
 
 def impl_options(h: Hazard) -> dict[str, Any]:

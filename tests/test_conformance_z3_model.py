@@ -26,10 +26,7 @@ from model.state import Config
 from proofs import conformance as c
 from proofs.encode import BUG_TRANSITION, CAPTURES, OPS, Bug
 
-DEPTH = 4
-#: planted bugs whose shortest witness is longer than ``DEPTH`` events: the pinned
-#: check's bug needs put, freeze, flush, arm, compact before R is merged after the pin
-DEEPER: dict[Bug, int] = {Bug.PIN_NO_MERGED: 5}
+DEPTH = c.DEPTH
 
 
 def test_every_world_within_the_bound_conforms() -> None:
@@ -53,8 +50,9 @@ def test_bugs_cover_every_transition_and_the_check() -> None:
 
 @pytest.mark.parametrize("bug", list(Bug), ids=lambda b: b.name)
 def test_every_planted_bug_fails_conformance(bug: Bug) -> None:
-    depth = DEEPER.get(bug, DEPTH)
-    _, failures = c.explore(frozenset({bug}), depth=depth, stop_at_failure=True)
+    """Each bug is searched for where it can show (``conformance.SEARCH``)."""
+    depth, setups = c.search_space(bug)
+    _, failures = c.explore(frozenset({bug}), depth=depth, setups=setups, stop_at_failure=True)
     assert failures, f"{bug.name} ({bug.value}) survives the conformance check"
 
 
@@ -66,14 +64,17 @@ keys = st.sampled_from(["a", "b", "c"])
 tier_event = st.one_of(
     st.tuples(st.sampled_from(["put", "delete"]),
               st.lists(keys, min_size=1, max_size=3).map(tuple), st.booleans()),
-    st.tuples(st.sampled_from(c.TIER_EVENTS + ("manifest", "read_n")), st.none(),
-              st.just(False)),
-    st.tuples(st.just("arm"), st.sampled_from([cap.value for cap in CAPTURES]), st.just(False)),
+    st.tuples(st.sampled_from(c.TIER_EVENTS + c.KNOB_EVENTS + ("manifest", "read_n")),
+              st.none(), st.just(False)),
+    st.tuples(st.just("arm"), st.sampled_from([cap.value for cap in CAPTURES]
+                                              + [c.TWO_INSTANTS]), st.just(False)),
 )
 setups = st.builds(
-    lambda lagged, grace0, m: c.Setup(Config(lagged=lagged, release_at_flush=grace0,
-                                             max_memtable_batches=m)),
-    st.booleans(), st.booleans(), st.sampled_from([None, 1, 2, 3]),
+    lambda lagged, grace0, m, dav, skip, pap: c.Setup(
+        Config(lagged=lagged or pap, release_at_flush=grace0, max_memtable_batches=m,
+               durable_after_visible=dav, flush_skip=skip), pap=pap),
+    st.booleans(), st.booleans(), st.sampled_from([None, 1, 2, 3]), st.booleans(),
+    st.booleans(), st.booleans(),
 )
 
 
@@ -91,3 +92,19 @@ def test_generated_traces_catch_a_planted_bug() -> None:
                          ("put", ("a",), False), ("publish", None, False)]
     assert c.run_trace(frozenset(), setup, trace)[1] == []
     assert c.run_trace(frozenset({Bug.PUBLISH_SKIPS_FROZEN}), setup, trace)[1]
+
+
+def test_a_lost_write_is_forgotten_and_its_position_reused() -> None:
+    """H9 in the conformance world: a crash loses a visible, non-durable R; the next
+    put takes R's old WAL position, and is another write the arm did not read."""
+    setup = c.Setup(Config(durable_after_visible=True))
+    w = c.World(c.ms.initial(config=setup.config))
+    for ev in [("put", "c", False), ("sync", None, False), ("put", "a", True),
+               ("arm", Capture.VISIBLE_COUNT.value, False), ("crash", None, False)]:
+        (w,), fails = c.check_step(frozenset(), w, setup, ev, ())
+        assert fails == []
+    assert w.r is None and not w.seen_r
+    (w,), fails = c.check_step(frozenset(), w, setup, ("put", "b", True), ())
+    assert fails == [] and w.r == 2 and not w.seen_r
+    abstract, _ = c.abstract(w, setup)
+    assert abstract["rin"] and not abstract["obs"]  # the pinned cut holds a write it never read

@@ -20,8 +20,8 @@ def test_cell_setup_is_what_the_matrix_verdict_asks(design: Design,
     seen: list[tuple[Any, ...]] = []
 
     def record(v: Variant, base: frozenset[str], cap: Any, fresh: bool,
-               excl: tuple[str, ...]) -> tuple[str, float]:
-        seen.append((base, cap, fresh, excl))
+               excl: tuple[str, ...], knobs: Any) -> tuple[str, float]:
+        seen.append((base, cap, fresh, excl, knobs))
         return "recorded", 0.0
 
     monkeypatch.setattr(obligations, "_verdict_query", record)
@@ -36,8 +36,8 @@ def test_a_drifted_cell_setup_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
     original = cells.cell_setup
 
     def drifted(design: Design, column: str) -> Any:
-        base, cap, fresh, excl = original(design, column)
-        return (base | {"A1"}, cap, fresh, excl)
+        base, cap, fresh, excl, knobs = original(design, column)
+        return (base | {"A1"}, cap, fresh, excl, knobs)
 
     seen: list[tuple[Any, ...]] = []
     monkeypatch.setattr(obligations, "_verdict_query",
