@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from impl.errors import BatchTooLargeError, FlushFailedError, InvalidOptionError
-from impl.manifest import store_manifest
+from impl.manifest import load_manifest, store_manifest
 from impl.memtable import MemTable
 from impl.schema import check_shard_id
 from impl.sstable import write_sstable
@@ -136,6 +136,11 @@ class ShardWriter:
 
     def _append_locked(self, state: ShardState, stored: pa.RecordBatch) -> BatchAck:
         if self._tier.options.durability == "after_visible":  # H9: WAL write deferred
+            if self.shard not in self._tier.shards and load_manifest(state.shard_dir) is None:
+                # the writer claims its shard (and epoch) durably before it serves a row, as
+                # a Lance writer does when it opens: a crash then leaves the shard, empty,
+                # at the next epoch, and never hands an old cut's epoch to a new writer
+                store_manifest(self._tier.disk, state.shard_dir, state.manifest)
             position = state.wal.reserve()
             state.pending.append(PendingEntry(position, stored, state.writer_epoch))
         else:

@@ -315,9 +315,6 @@ def crash(state: State, shard: str | None = None) -> State:
             for g in s.generations
             if g not in lost
         ]
-        if s.durable_wal == 0 and not kept:  # nothing of it ever landed (H9): no shard
-            state = replace(state, shards=tuple(x for x in state.shards if x[0] != sid))
-            continue
         current = 1 + max((g.number for g in kept), default=0)
         # replay starts past the newest flushed generation (H14: a skipped one is not
         # replayed) and stops at the last durable WAL write (H9: the rest never landed)

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model.designs import Capture
 from model.state import Config
 from proofs import conformance as c
 from proofs.encode import BUG_TRANSITION, CAPTURES, OPS, Bug
