@@ -36,8 +36,8 @@ def obligations() -> str:
 #: what the bound K counts (the encoding: ``proofs/encode.py``)
 K_COUNTS = ("K counts events of the encoded transition system: one shard, one tracked row R "
             "(the row under test; the rest of the shard is counters), every tier event and the "
-            "arm's own steps (the arm, an early SSTable-list read, a re-read of its counts) counted, "
-            "`noop` allowed, the check after the last")
+            "arm's own steps (the arm, an early SSTable-list read, a re-read of its counts) "
+            "counted, `noop` allowed, the check after the last")
 
 #: the matrix's words → what they mean; a word is matched by its start, so a word that
 #: carries its bound ("no counterexample within K = 6") needs no entry per K
