@@ -760,6 +760,9 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
         reach("an observed row admitted", asm, admits_observed),
         reach("cut inside a memtable", asm, cut_inside),
         reach("flush between arm and check", asm, checked, _sometime_after_arm("flush")),
+        # H14's situation, inside the induction's own setup (``skip`` is left free)
+        reach("failed flush between arm and check", asm, checked,
+              _sometime_after_arm("fail_flush")),
         reach("frozen tail published after the arm (no A2)", asm - {"A2"}, armed, tail),
         reach("new shard after the arm", asm, new_shard),
         reach("crash between arm and check (no A4)", asm - {"A4"}, crashed),
