@@ -61,7 +61,8 @@ obligations, a hazard column's row for its cell):
 ``two``    H15: the arm reads its counts at a second instant after its scan
            (``read_n`` then re-reads N, the exact cut's counts and the pinned
            cut's positions).  A1 rules it out, for every design.
-``dav``    H9: a put is durable only at the next ``sync`` (or flush).  State
+``dav``    H9: a put is visible at once but durable only at the next ``sync``
+           (or flush).  State
            ``nd``: positions up to it are durable.  A crash replays durable
            writes only, forgets a lost R (``rs`` none: the solver may follow a
            later write instead) and restarts positions at ``nd + 1``.
@@ -571,11 +572,13 @@ def transition(
     cases.append(z3.And(op == OP["noop"], upd()))
     # put (first put creates the shard; counters already hold creation values).
     # Under ``pap`` (H13's tier) a put of rows, not a delete, is published at once:
-    # every in-memory generation turns visible, as ``publish`` does.
+    # every in-memory generation turns visible, as ``publish`` does.  Under ``dav``
+    # (H9) every write is visible at once: that is the hazard (the index insert ran
+    # beside the WAL write, before it was durable).
     take = z3.And(pick, s.rs == NONE)
     in_act = z3.And(mem, s.ra)
     idx = s.ac - 1 if Bug.PUT_INDEX_OFF_BY_ONE in bugs else s.ac
-    pub = z3.And(cfg.pap, z3.Not(st.dl))
+    pub = z3.Or(cfg.dav, z3.And(cfg.pap, z3.Not(st.dl)))
     gc_put = z3.If(z3.Or(take, in_act), s.ac + 1, s.gc)
     r_pub = in_act if Bug.PUT_PUBLISH_IGNORES_FROZEN in bugs else _in_mem(s)
     put_row = {
@@ -591,9 +594,12 @@ def transition(
         "oc": z3.If(z3.And(take, s.armed), _oc_for(s, s.cur, ocx), s.oc),
         "rw": z3.If(take, s.nw, s.rw),
         # a position below the arm's horizon was handed out before and freed by a
-        # crash that lost its write (H9): whether the arm read it is the choice ``rix``
+        # crash that lost its write (H9).  Every write is visible at once there, so
+        # the arm read the write that held it (a lost write is never flushed: not an
+        # SSTable an early list could miss).  Otherwise only a planted bug reuses a
+        # position, and whether the arm read it is the choice ``rix``.
         "rin": z3.If(z3.And(take, s.armed),
-                     z3.And(s.nw < s.nw_a, st.rix), s.rin),
+                     z3.And(s.nw < s.nw_a, z3.Or(cfg.dav, st.rix)), s.rin),
     }
     cases.append(z3.And(op == OP["put"], upd(sx=z3.BoolVal(True), ac=s.ac + 1,
                                              av=z3.If(pub, s.ac + 1, s.av), nw=s.nw + 1,

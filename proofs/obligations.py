@@ -390,6 +390,10 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
     events: list[dict[str, Any]] = []
     pk_n = 0
     cut: dict[str, Any] = {}
+    # the row under test is the write followed at the check: a write followed
+    # earlier and lost in a crash (H9, H14) is another key's
+    takes = [i for i, st in enumerate(steps) if OPS[_val(m, st.op)] == "put"
+             and _val(m, states[i].rs) == NONE and _val(m, states[i + 1].rs) != NONE]
     for i, st in enumerate(steps):
         s, t = states[i], states[i + 1]
         op = OPS[_val(m, st.op)]
@@ -397,18 +401,18 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
         if op == "noop":
             continue
         if op == "put":
-            is_r = _val(m, s.rs) == NONE and _val(m, t.rs) != NONE
+            is_r = bool(takes) and i == takes[-1]
             if is_r:
                 pk = "r"
             else:
                 pk_n += 1
                 pk = f"p{pk_n}"
-            tomb = bool(_val(m, st.dl))
+            tomb = bool(_val(m, st.dl)) and pap  # a delete differs from a put under pap only
             ev.update(pk=pk, generation=_val(m, s.cur), append_index=_val(m, s.ac),
                       creates_shard=not _val(m, s.sx), row_under_test=is_r, tombstone=tomb)
             if tomb:
                 ev["op"] = "delete"
-            shown = _val(m, t.av) > _val(m, s.av) and pap
+            shown = _val(m, t.av) > _val(m, s.av) and (pap or dav)
             ev["text"] = (f"{'delete' if tomb else 'put'} {pk!r} → shard s gen "
                           f"{ev['generation']} idx {ev['append_index']} "
                           + ("(a tombstone; " if tomb else "(")
@@ -448,7 +452,8 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
         elif op == "manifest":
             ev["text"] = "read arm reads the manifest's SSTable list (before memtable refs)"
         elif op == "arm":
-            obs = _val(m, t.obs)
+            # (a write the solver followed then and a crash lost is not r)
+            obs = _val(m, t.obs) and not any(j > i for j in takes)
             if v.design is Design.EXACT_CUT:
                 cut = {"kind": "ExactCut", "epoch": _val(m, t.ep_a),
                        "active": [_val(m, t.xa), _val(m, t.xn)]}
@@ -499,7 +504,8 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
     knobs = {"arm_visibility": "two_instants" if two else "one_instant",
              "durability": "after_visible" if dav else "before_visible",
              "flush_failure": "skip" if skip else "retry",
-             "publish_after_put": pap, "row_under_test_is_tombstone": bool(_val(m, last.rt))}
+             "publish_after_put": pap,
+             "row_under_test_is_tombstone": bool(_val(m, last.rt)) and pap}
     return {
         "design": v.design.value,
         "capture": cap.value,
@@ -762,6 +768,9 @@ def non_vacuity(v: Variant, asm: frozenset[str]) -> list[Result]:
         reach("an observed row admitted", asm, admits_observed),
         reach("cut inside a memtable", asm, cut_inside),
         reach("flush between arm and check", asm, checked, _sometime_after_arm("flush")),
+        # H14's situation, inside the induction's own setup (``skip`` is left free)
+        reach("failed flush between arm and check", asm, checked,
+              _sometime_after_arm("fail_flush")),
         reach("frozen tail published after the arm (no A2)", asm - {"A2"}, armed, tail),
         reach("new shard after the arm", asm, new_shard),
         reach("crash between arm and check (no A4)", asm - {"A4"}, crashed),

@@ -71,9 +71,11 @@ tier_event = st.one_of(
                                               + [c.TWO_INSTANTS]), st.just(False)),
 )
 setups = st.builds(
+    # pap runs on a lagged tier, durable_after_visible on an immediate one (its hazard)
     lambda lagged, grace0, m, dav, skip, pap: c.Setup(
-        Config(lagged=lagged or pap, release_at_flush=grace0, max_memtable_batches=m,
-               durable_after_visible=dav, flush_skip=skip), pap=pap),
+        Config(lagged=(lagged or pap) and not dav, release_at_flush=grace0,
+               max_memtable_batches=m, durable_after_visible=dav and not pap,
+               flush_skip=skip), pap=pap),
     st.booleans(), st.booleans(), st.sampled_from([None, 1, 2, 3]), st.booleans(),
     st.booleans(), st.booleans(),
 )
