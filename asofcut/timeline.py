@@ -86,6 +86,7 @@ class Batch:
     is_r: bool = False
     original_base: bool = False
     tombstone: bool = False
+    durable: bool = True  # False: visible, but its WAL write has not landed (H9)
 
     def label(self) -> str:
         """Key, then where it came from: ``#i`` in a generation, ``base`` or ``g.i``."""
@@ -149,7 +150,9 @@ def _in_memory(st: _State) -> list[Batch]:
 def _apply(trace: dict[str, Any], st: _State, ev: dict[str, Any]) -> str:
     """Apply one event; returns a short note drawn under the column header."""
     op = ev["op"]
-    lagged = trace.get("visibility", "lagged") == "lagged"
+    dav = trace.get("durability") == "after_visible"  # H9: visible at once, durable at sync
+    lagged = (trace.get("visibility", "lagged") == "lagged" and not dav
+              and not trace.get("publish_after_put"))
     if op in ("put", "delete"):
         if ev.get("creates_shard"):
             st.current, st.status = 1, {1: "active"}
@@ -159,8 +162,17 @@ def _apply(trace: dict[str, Any], st: _State, ev: dict[str, Any]) -> str:
         st.batches.append(Batch(ev["pk"], ev["generation"], ev["append_index"],
                                 "invisible" if lagged else "mem",
                                 is_r=bool(ev.get("row_under_test")),
-                                tombstone=op == "delete"))
-        return ""
+                                tombstone=op == "delete", durable=not dav))
+        return "not yet durable" if dav else ""
+    if op == "sync":
+        for b in st.batches:
+            b.durable = True
+        return "WAL writes land: durable"
+    if op == "fail_flush":
+        g = ev.get("generation")
+        if g is not None:
+            st.status[g] = "flush failed"
+        return "flush fails: stays in memory"
     if op == "publish":
         for b in st.batches:
             if b.place == "invisible":
@@ -174,6 +186,8 @@ def _apply(trace: dict[str, Any], st: _State, ev: dict[str, Any]) -> str:
         return ""
     if op == "flush":
         g = ev["generation"]
+        for b in st.batches:  # an SSTable makes rows durable: the WAL lands first
+            b.durable = True
         at_flush = trace.get("release") == "at_flush"
         for b in st.batches:
             if b.generation == g and b.place in ("mem", "invisible"):
@@ -199,6 +213,8 @@ def _apply(trace: dict[str, Any], st: _State, ev: dict[str, Any]) -> str:
             st.batches.append(st.batches.pop(st.batches.index(b)))
         return ""
     if op == "crash":
+        lost = [b for b in _in_memory(st) if not b.durable]
+        st.batches = [b for b in st.batches if b not in lost]
         for b in st.batches:
             if b.place == "ret":
                 b.place = "sst"
@@ -210,6 +226,8 @@ def _apply(trace: dict[str, Any], st: _State, ev: dict[str, Any]) -> str:
             b.generation, b.index, b.place = target, i, "mem"
         st.status[target] = "active"
         st.current, st.epoch = target, ev["epoch"]
+        if lost:  # the WAL writes that never landed (H9): their positions are free again
+            return f"lost: {', '.join(b.pk for b in lost)} (not durable)"
         return f"replayed into gen {target}"
     if op == "manifest":
         st.manifest = sorted({b.generation for b in st.batches if b.place in ("sst", "ret")})
@@ -250,6 +268,7 @@ _OP_WORDS = {
     "put": "put", "delete": "delete", "publish": "publish", "freeze": "freeze",
     "flush": "flush", "release": "release", "compact": "compact", "crash": "crash + replay",
     "manifest": "manifest read", "arm": "read arm", "read_n": "arm re-reads N",
+    "sync": "sync WAL", "fail_flush": "flush fails",
     "check": "check",
 }
 
@@ -271,6 +290,8 @@ def _cut_words(cut: dict[str, Any] | None) -> str:
     if cut.get("kind") == "ExactCut":
         a, n = cut["active"]
         return f"cut: epoch {cut['epoch']}, ({a}, {n})"
+    if cut.get("kind") == "PinnedCut":
+        return f"cut: WAL read < {cut['horizon']}"
     return "no cut entry for s"
 
 

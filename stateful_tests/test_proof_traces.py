@@ -103,6 +103,7 @@ def replay_on_impl(trace: dict[str, Any], design: str, capture_variant: str) -> 
         release=trace["release"],
         design=design,
         capture=capture_variant,
+        arm_visibility="two_instants" if _two_instants(trace) else "one_instant",
     )
     base = pa.table(
         {"id": trace["base_pks"], "val": [f"base-{pk}" for pk in trace["base_pks"]]},
@@ -136,9 +137,13 @@ def replay_on_impl(trace: dict[str, Any], design: str, capture_variant: str) -> 
                         for w in window:
                             do(w)
 
-                    arm = wal.scanner(design, capture_variant).scan(
-                        with_base=False, between_scan_and_capture=between if window else None
-                    )
+                    hook = between if window else None
+                    if _two_instants(trace):  # the window lies between the arm's two reads
+                        arm = wal.scanner(design, capture_variant).scan(
+                            with_base=False, between_reads=hook)
+                    else:
+                        arm = wal.scanner(design, capture_variant).scan(
+                            with_base=False, between_scan_and_capture=hook)
                     cut = arm.cut
                 elif e["op"] == "check":
                     assert arm is not None and cut is not None, "check before the arm"
