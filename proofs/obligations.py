@@ -500,6 +500,11 @@ def render_trace(m: z3.ModelRef, states: list[State], steps: list[Step], cfg: Co
         check["text"] = (f"check contains_pks_as_of(['r'], cut): r "
                          f"{'admitted' if adm else 'not admitted'} → base row 'r' survives "
                          f"beside the arm's 'r': DUPLICATE (under-count)")
+    if stale:  # the one input the events above do not show: say it where it acts
+        check["text"] = check["text"].replace(
+            "check contains_pks_as_of(['r'], cut):",
+            f"check contains_pks_as_of(['r'], cut) with a stale SSTable list (it still lists "
+            f"gen {_val(m, last.rg)}, already merged into the base table):", 1)
     events.append(check)
     knobs = {"arm_visibility": "two_instants" if two else "one_instant",
              "durability": "after_visible" if dav else "before_visible",

@@ -203,3 +203,21 @@ def test_planted_pinned_bug_has_a_concrete_trace(bug: Bug, outcome: str) -> None
     trace, _ = ob.shortest(Variant(Design.PINNED_CUT, frozenset({bug})), asm, goal)
     assert trace is not None and trace["outcome"] == outcome
     assert ob.shortest(Variant(Design.PINNED_CUT), asm, goal, kmax=5)[0] is None
+
+
+def test_a_stale_sstable_list_is_shown_in_the_trace() -> None:
+    """A counterexample that needs the check's stale SSTable list says so at the check
+    (the list is an input no event shows; without this line the trace would admit a
+    compacted row for no visible reason)."""
+    v = Variant(Design.AS_OF_CUT)
+    asm = ob.SOUNDNESS_ASSUMPTIONS[Design.AS_OF_CUT] - {"A3-sstables"}
+
+    def stale_only(states, steps, cfg):  # type: ignore[no-untyped-def]
+        return z3.And(cfg.stale, *[st.op != ob.OP["manifest"] for st in steps])
+
+    r, m, _, states, steps, cfg = ob.bmc(v, asm, ob.over_count, ob.K, extra=stale_only)
+    assert r == z3.sat and m is not None
+    trace = ob.render_trace(m, states, steps, cfg, v)
+    check = trace["events"][-1]
+    assert check["stale_sstable_list"] is True
+    assert "with a stale SSTable list" in check["text"] and "merged into the base" in check["text"]
