@@ -4,7 +4,8 @@ Three independent judges look at every cut design, and this command puts their
 answers side by side:
 
 1. **z3** (``proofs/``): every obligation of every sound design proved, every
-   planted bug detected, and a verdict per design × hazard (``proved`` /
+   planted bug detected, and a verdict per design × hazard (``proved (induction)`` /
+   ``no cex ≤ K`` /
    ``cex`` / ``under-count``) computed by the solver over the symbolic tier;
 2. **the state machine** (``stateful_tests/``): the same design × hazard
    cells run on the real fresh tier (``impl/``) with the model as oracle, under

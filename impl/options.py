@@ -69,7 +69,7 @@ class MemWalOptions:
     (models Lance's index/durability lag, H2/H3).  ``max_memtable_batches``
     auto-freezes the active memtable when its committed count reaches it.
     ``release="at_flush"`` is Lance's zero grace; ``"explicit"`` keeps a
-    flushed memtable in memory until ``release`` (grace > 0).  ``design`` and
+    flushed memtable in memory until ``release`` (a positive grace).  ``design`` and
     ``capture`` are the defaults of ``scan``/``contains_pks_as_of``.
     ``fsync`` makes every write durable against power loss (slow; off in tests).
     ``max_batch_rows`` (None: unlimited) rejects a put/delete of more rows with

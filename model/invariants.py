@@ -136,7 +136,8 @@ def a4_no_epoch_change(arm: Observation, cut: Cut, check: State, ev: Sequence[st
 
 
 def a5_active_still_in_memory(arm: Observation, cut: Cut, check: State, ev: Sequence[str]) -> bool:
-    """The arm's active generation is still served from memory (grace > 0 or not flushed)."""
+    """The arm's active generation is still served from memory (not flushed, or retained: a
+    grace above the arm-to-check latency and no release in between)."""
     for sid, sc in cut.shards:
         s = check.shard(sid)
         g = s.generation(sc.active_generation) if s is not None else None
