@@ -55,7 +55,7 @@ PACKAGES: dict[str, Package] = {
              "test_block_list_on_a_grid_of_states_and_cuts", "test_planted_state_agrees")),
          "tests/test_impl_lifecycle.py", "tests/test_impl_errors.py",
          "tests/test_impl_reopen.py", "tests/test_hostile_input.py",
-         "tests/test_impl_lance_scenarios.py",
+         "tests/test_impl_lance_scenarios.py", "tests/test_impl_hazard_knobs.py",
          *(f"tests/test_reliability_threads.py::{t}" for t in (
              "test_a_release_between_arm_and_check_is_explained_as_h4",
              "test_a_compaction_between_arm_and_check_is_explained_as_h5b",
@@ -63,7 +63,7 @@ PACKAGES: dict[str, Package] = {
     ),
     "model": Package(
         ("model/state.py", "model/events.py", "model/designs.py", "model/read.py",
-         "model/invariants.py"),
+         "model/invariants.py", "model/hazards.py"),
         ("tests/test_model_events.py", "tests/test_model_laws.py", "tests/test_model_hazards.py",
          "tests/test_model_scenarios.py", "tests/test_model_details.py",
          "tests/test_proofs_encode.py",
