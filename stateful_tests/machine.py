@@ -879,28 +879,27 @@ def _window_rule(kinds: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[...
     return hazard_window
 
 
+def _shard_move_rule(name: str, move: str) -> Callable[..., None]:
+    """A rule making ``move`` (a ``MOVES`` key) on a shard, when the backend offers ``name``."""
+
+    @precondition(lambda self: name in self.h.backend.capabilities)
+    @precondition(lambda self: bool(self.h.state.shards))
+    @rule(shard=shard_pks)
+    def shard_move(self: FreshTierMachine, shard: int) -> None:
+        self._run(lambda: self.h.apply(move, shard))
+
+    shard_move.__name__ = shard_move.__qualname__ = name  # how Hypothesis prints the step
+    return shard_move
+
+
 def _column_rules(h: Hazard) -> dict[str, Any]:
     """Rules only some columns have (added by ``machine_for``, so the other columns'
     rule sets, and hence their seeded runs, stay exactly as they are)."""
     out: dict[str, Any] = {}
     if impl_options(h).get("durability") == "after_visible":
-
-        @precondition(lambda self: "sync" in self.h.backend.capabilities)
-        @precondition(lambda self: bool(self.h.state.shards))
-        @rule(shard=shard_pks)
-        def sync(self: FreshTierMachine, shard: int) -> None:
-            self._run(lambda: self.h.apply("sync", shard))
-
-        out["sync"] = sync
+        out["sync"] = _shard_move_rule("sync", "sync")
     if "flush_fails" in h.unlocks:
-
-        @precondition(lambda self: "fail_flush" in self.h.backend.capabilities)
-        @precondition(lambda self: bool(self.h.state.shards))
-        @rule(shard=shard_pks)
-        def fail_flush(self: FreshTierMachine, shard: int) -> None:
-            self._run(lambda: self.h.apply("fail flush", shard))
-
-        out["fail_flush"] = fail_flush
+        out["fail_flush"] = _shard_move_rule("fail_flush", "fail flush")
     if "wide_probe" in h.unlocks:
 
         @precondition(lambda self: "check" in self.h.backend.capabilities)
