@@ -220,8 +220,6 @@ class Harness:
         self.hazard = hazard
         self.capture = Capture(hazard.capture)
         self.options = impl_options(hazard)
-        self.lagged = self.options["visibility"] == "lagged"
-        self.release_at_flush = self.options["release"] == "at_flush"
         self.backend = backend(hazard)
         self.state: State = model_initial(BASE, model_config(self.options))
         self.story: list[str] = []
@@ -350,7 +348,7 @@ class Harness:
         self._since("flush")
         if g.visible < g.committed:
             self._since("frozen tail published")
-        if self.release_at_flush:
+        if self.state.config.release_at_flush:
             self._released(shard, g.number)
         return f"flush {shard} (gen {g.number})"
 
@@ -740,7 +738,7 @@ class FreshTierMachine(RuleBasedStateMachine):
             event("no-op: delete to a gated new shard")
 
     @precondition(lambda self: "publish" in self.h.backend.capabilities)
-    @precondition(lambda self: self.h.lagged and bool(self.h.state.shards))
+    @precondition(lambda self: self.h.state.config.lagged and bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def publish(self, shard: int) -> None:
         self._run(lambda: self.h.apply("publish", shard))
@@ -758,7 +756,8 @@ class FreshTierMachine(RuleBasedStateMachine):
         self._run(lambda: self.h.apply("flush", shard))
 
     @precondition(lambda self: "release" in self.h.backend.capabilities)
-    @precondition(lambda self: not self.h.release_at_flush and bool(self.h.state.shards))
+    @precondition(lambda self: not self.h.state.config.release_at_flush)
+    @precondition(lambda self: bool(self.h.state.shards))
     @rule(shard=shard_pks)
     def release(self, shard: int) -> None:
         self._run(lambda: self.h.apply("release", shard))
