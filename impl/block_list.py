@@ -149,6 +149,9 @@ def _row_ids(shard: str, generation: int, ai: pa.Array, row: pa.Array) -> pa.Tab
     )
 
 
+#: the row ids of a membership asked without them (one shared, immutable empty table:
+#: building an empty table costs as much as a small membership itself)
+NO_ROW_IDS: pa.Table = ROW_ID_SCHEMA.empty_table()
 #: (design, memtable_pk_index) under which in-memory generations block nothing (H11)
 NO_MEMTABLE_MEMBERS: frozenset[tuple[str, bool]] = frozenset({("fresh_tier_watermark", False)})
 #: the design whose membership compares PK hashes when ``pk_hash_bits`` is set (H10)
@@ -200,7 +203,7 @@ def _admitted(
                     side.column(ROW).combine_chunks(),
                 )
                 if with_row_ids
-                else ROW_ID_SCHEMA.empty_table()
+                else NO_ROW_IDS
             )
             out.append(GenMembership(shard.shard, s.generation, False, pks, ids))
         for m in () if skip_memtables else shard.memtables:
@@ -217,7 +220,7 @@ def _admitted(
                     [_row_ids(shard.shard, m.generation, ai, row) for ai, row in id_parts]
                 )
             else:
-                ids = ROW_ID_SCHEMA.empty_table()
+                ids = NO_ROW_IDS
             out.append(GenMembership(shard.shard, m.generation, True, pks, ids))
     out.sort(key=lambda gm: (gm.shard, gm.generation))
     return out

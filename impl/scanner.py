@@ -132,28 +132,32 @@ class LsmScanner:
         else:
             sources = collect(tier)
         schema = tier.schema
+        internal = schema.internal
+        columns = [*internal.names, GENERATION, APPEND_INDEX, ROW]
         parts: list[pa.Table] = []
-        obs: list[pa.Table] = []
-        pks: list[pa.Array] = []
+        owners: list[str] = []  # the shard of each fresh part's rows, row by row
         for shard in sources.shards.values():
             read: list[pa.Table] = [s.sstable.data() for s in shard.sstables]
             read += [t for m in shard.memtables if (t := m.memtable.rows(m.visible)) is not None]
             for t in read:
-                parts.append(t.select([*schema.internal.names, GENERATION, APPEND_INDEX, ROW]))
-                if observe:
-                    obs.append(_observation(shard.shard, t))
-                    pks.append(t.column(schema.pk).combine_chunks())
+                parts.append(t.select(columns))
+                owners += [shard.shard] * t.num_rows
+        # the observation and observed PKs come from all fresh parts at once: a pyarrow
+        # call per part and column would cost more than the rows themselves
+        fresh = pa.concat_tables(parts) if parts and observe else None
         if with_base:
-            parts.append(_base_part(sources.base.table, schema.internal))
+            parts.append(_base_part(sources.base.table, internal))
         if not parts:
-            parts.append(_base_part(schema.schema.empty_table(), schema.internal))
+            parts.append(_base_part(schema.schema.empty_table(), internal))
         table = newest_per_pk(parts, schema.pk).select(schema.schema.names)
         table = table.cast(schema.schema)
-        observation = pa.concat_tables(obs) if obs else ROW_ID_SCHEMA.empty_table()
         pk_type = schema.schema.field(schema.pk).type
-        observed_pks = pc.unique(pa.concat_arrays([p.cast(pk_type) for p in pks])) if pks else (
-            pa.array([], pk_type)
-        )
+        if fresh is None:
+            observation = EMPTY_OBSERVATION
+            observed_pks = pa.array([], pk_type)
+        else:
+            observation = _observation(owners, fresh)
+            observed_pks = pc.unique(fresh.column(schema.pk).combine_chunks().cast(pk_type))
         counted = sources
         if two_instants:
             if between_reads is not None and not manifest_first:
@@ -255,11 +259,15 @@ def _since(cut: Cut) -> dict[str, int] | None:
     return {sid: e.pinned_through for sid, e in cut.shards.items()}
 
 
-def _observation(shard: str, t: pa.Table) -> pa.Table:
-    n = t.num_rows
+#: what a plain read (``observe=False``) or a read of an empty fresh tier observed
+EMPTY_OBSERVATION: pa.Table = ROW_ID_SCHEMA.empty_table()
+
+
+def _observation(owners: list[str], t: pa.Table) -> pa.Table:
+    """Row ids of ``t``'s fresh rows; ``owners[i]`` is row i's shard."""
     return pa.Table.from_arrays(
         [
-            pa.array([shard] * n, pa.string()),
+            pa.array(owners, pa.string()),
             t.column(GENERATION).cast(pa.int64()),
             t.column(APPEND_INDEX).cast(pa.int64()),
             t.column(ROW).cast(pa.int64()),
@@ -268,8 +276,23 @@ def _observation(shard: str, t: pa.Table) -> pa.Table:
     )
 
 
+#: the last base table read and its stored-row layout: a base version never changes,
+#: and every scan between two compactions reads the same one
+_last_base: tuple[pa.Table, pa.Schema, pa.Table] | None = None
+
+
 def _base_part(base: pa.Table, internal: pa.Schema) -> pa.Table:
     """The base as generation 0 rows, in the stored-row layout."""
+    global _last_base
+    last = _last_base
+    if last is not None and last[0] is base and last[1] is internal:
+        return last[2]
+    part = _layout_base(base, internal)
+    _last_base = (base, internal, part)
+    return part
+
+
+def _layout_base(base: pa.Table, internal: pa.Schema) -> pa.Table:
     n = base.num_rows
     zeros = arrays.full(n, 0)
     t = base.append_column(TOMBSTONE, arrays.full(n, False, pa.bool_())).cast(internal)

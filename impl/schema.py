@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -90,11 +91,13 @@ class TableSchema:
             )
         return TableSchema(schema.remove_metadata(), pk)
 
-    @property
+    # derived once per schema (a frozen dataclass keeps a cached_property in its
+    # __dict__): readers ask for them on every batch, and a pyarrow schema is not free
+    @cached_property
     def pk_type(self) -> pa.DataType:
         return self.schema.field(self.pk).type
 
-    @property
+    @cached_property
     def internal(self) -> pa.Schema:
         """Stored-batch schema: user columns (nullable) + ``_tombstone``."""
         fields = [pa.field(f.name, f.type, nullable=True) for f in self.schema]

@@ -311,5 +311,5 @@ _WANTS = {k: tuple(inspect.signature(p).parameters) for k, p in PREDICATES.items
 
 def admits(design: Design, row: RowFacts, cut: ShardCut | None) -> bool:
     """Does ``design``'s check admit ``row`` under ``cut`` (None: shard absent)?"""
-    args = _arguments(row, cut)
-    return PREDICATES[Design(design)](**{k: args[k] for k in _WANTS[Design(design)]})
+    args, d = _arguments(row, cut), Design(design)
+    return PREDICATES[d](**{k: args[k] for k in _WANTS[d]})

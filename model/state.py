@@ -20,6 +20,7 @@ import enum
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, NamedTuple
 
 
@@ -119,7 +120,18 @@ class State:
     config: Config = Config()
 
     def shard(self, shard_id: str) -> Shard | None:
-        return dict(self.shards).get(shard_id)
+        return self._by_id.get(shard_id)
+
+    # A State never changes, so what is derived from it is computed once per State
+    # (a cached_property of a frozen dataclass lives in its __dict__, outside eq/hash).
+    @cached_property
+    def _by_id(self) -> dict[str, Shard]:
+        return dict(self.shards)
+
+    @cached_property
+    def all_rows(self) -> tuple[Row, ...]:
+        """``rows(self)``, computed once."""
+        return tuple(_rows(self))
 
     def base_rows(self) -> dict[Pk, object]:
         return dict(self.base)
@@ -160,8 +172,12 @@ class Row(NamedTuple):
         return (self.id.shard, self.wal, self.id.row, self.pk, self.op)
 
 
-def rows(state: State) -> Iterator[Row]:
+def rows(state: State) -> tuple[Row, ...]:
     """Every row the state holds, compacted ones included, in row-id order."""
+    return state.all_rows
+
+
+def _rows(state: State) -> Iterator[Row]:
     for sid, shard in state.shards:
         for g in shard.generations:
             for i, (batch, wal) in enumerate(zip(g.batches, g.wal, strict=True)):
