@@ -206,29 +206,15 @@ def candidates(state: State, design: Design | None = None) -> list[Row]:
     return [r for r in rows(state) if r.status is not Status.COMPACTED]
 
 
-def admitted(design: Design, cut: Cut, state: State) -> tuple[Row, ...]:
+def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
     """Candidate rows ``design`` admits under ``cut`` at ``state``."""
-    key = (design, id(cut), id(state))
-    hit = _ADMITTED.get(key)
-    if hit is not None and hit[0] is cut and hit[1] is state:
-        return hit[2]
     unindexed = design is Design.FRESH_TIER_WATERMARK and not state.config.memtable_pk_index
-    out = tuple(
+    return [
         r
         for r in candidates(state, design)
         if admits(design, facts(state, r), cut.get(r.id.shard))
         and not (unindexed and r.status in IN_MEMORY)  # H11: no PK index, blocks nothing
-    )
-    if len(_ADMITTED) >= 16:
-        _ADMITTED.clear()
-    _ADMITTED[key] = (cut, state, out)
-    return out
-
-
-#: the last answers of ``admitted``: a cut and a state never change, and one step of a
-#: test asks the same question several times (membership, soundness, tightness); an
-#: entry holds its cut and state, so a reused ``id`` cannot answer for another pair
-_ADMITTED: dict[tuple[Design, int, int], tuple[Cut, State, tuple[Row, ...]]] = {}
+    ]
 
 
 def pk_hash(pk: Pk, bits: int) -> int:

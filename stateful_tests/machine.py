@@ -16,6 +16,10 @@ Design:
   on one shard; a key may repeat inside a batch (the last row wins).  A cut
   counts *batches*, the check slices *rows*: only multi-row batches tell the
   two apart.  Batches shrink toward one row.
+* **One choice per argument.**  A batch's keys and a window move are each
+  drawn as one choice from a weighted alphabet listed simplest first
+  (``weighted``): Hypothesis's cost is per choice, and the shrinker, driving a
+  choice toward index 0, still reaches one-row batches of key 0.
 * **Keys collide on purpose.**  PKs 0..5, routed by ``route`` (pk % 3) to
   shards s0..s2, base table pre-populated with PKs 0..4: versions collide
   across generations, shards and the base.  Rule arguments are plain PKs and
@@ -60,11 +64,12 @@ Design:
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
@@ -668,19 +673,58 @@ def run_step(h: Harness, s: tuple[Any, ...]) -> None:
 
 pks = st.integers(min_value=0, max_value=len(PKS) - 1)
 shard_pks = st.integers(min_value=0, max_value=len(SHARDS) - 1)  # a PK standing for its shard
-#: more rows of a batch, as steps from its first key: 0 repeats the key (the last
-#: row wins), 3 is the shard's other key; every key of a batch routes to one shard
-more_rows = st.sampled_from(SAME_SHARD_STEPS)
+
+# Compound arguments are drawn as **one choice** from a weighted alphabet: Hypothesis's
+# cost is per choice, and a window move drawn as (kind, offset, list of more rows) took
+# five or six.  Each alphabet lists its values simplest first (the shrinker drives a
+# choice toward index 0) and repeats a value by its weight; the weights are those the
+# nested strategies had, so the search leans where it leaned before.
+
+#: the offset of a window move's first key from the anchor: the anchor's shard (0 or 3)
+#: two times in three
+OFFSET_WEIGHTS: dict[int, int] = {0: 4, 3: 4, 1: 1, 2: 1, 4: 1, 5: 1}
+#: the weight of one sequence of "more rows" per length, as a list strategy drew it: more
+#: rows of a batch are steps from its first key (0 repeats the key, the last row wins; 3
+#: is the shard's other key), so every key of a batch routes to one shard
+MORE_WEIGHTS: dict[int, tuple[int, ...]] = {
+    2: (8, 2, 1),  # up to two more rows (deletes, window moves): half are one-row batches
+    3: (13, 4, 1, 1),  # up to three more (puts): lengths 0..3 drawn .39, .24, .12, .24
+}
+
+T = TypeVar("T")
+
+
+def weighted(values: Iterable[tuple[T, int]]) -> st.SearchStrategy[T]:
+    """One choice among ``values`` (in shrink order), each repeated ``weight`` times."""
+    return st.sampled_from(tuple(v for v, w in values for _ in range(w)))
+
+
+def more_rows(max_more: int) -> list[tuple[tuple[int, ...], int]]:
+    """Every sequence of up to ``max_more`` more rows, shortest first, with its weight."""
+    return [(m, MORE_WEIGHTS[max_more][n]) for n in range(max_more + 1)
+            for m in itertools.product(SAME_SHARD_STEPS, repeat=n)]
 
 
 def _batch(max_rows: int) -> st.SearchStrategy[tuple[int, ...]]:
     """1..max_rows keys on one shard; shrinks toward a one-row batch of key 0."""
-    return st.tuples(pks, st.lists(more_rows, max_size=max_rows - 1)).map(
-        lambda t: batch_keys(t[0], t[1]))
+    return weighted((batch_keys(first, more), w) for first in PKS
+                    for more, w in more_rows(max_rows - 1))
 
 
 put_keys = _batch(MAX_PUT_ROWS)
 delete_keys = _batch(MAX_DELETE_KEYS)
+#: a window move's offset (window and scenario-template rules)
+move_offsets = weighted(OFFSET_WEIGHTS.items())
+#: the key of the write placed between an arm's two reads, as an offset, or None (one in three)
+write_offsets = weighted([(None, 6), *OFFSET_WEIGHTS.items()])
+
+
+def window_moves(kinds: Sequence[str]) -> st.SearchStrategy[WindowOp]:
+    """A window move ``(kind, offset, more)`` as one choice: kinds in ``kinds``' order
+    (repeats weigh), then fewer rows, then the offsets of ``OFFSET_WEIGHTS``' order."""
+    return weighted(((kind, off, more), wo * wm) for kind in kinds
+                    for more, wm in more_rows(MAX_DELETE_KEYS - 1)
+                    for off, wo in OFFSET_WEIGHTS.items())
 
 
 class FreshTierMachine(RuleBasedStateMachine):
@@ -822,8 +866,6 @@ class FreshTierMachine(RuleBasedStateMachine):
 
 HAZARD_WEIGHT = 3  # each move of the column's scenario appears this many times more
 WINDOW_COPIES = 2  # the macro is listed this many times among the rules (its frequency)
-#: offsets from the window's anchor PK: 0 and 3 keep the anchor's shard (2 in 3 picks)
-OFFSETS = st.one_of(st.sampled_from((0, 3)), st.integers(min_value=0, max_value=len(PKS) - 1))
 #: the columns whose violation needs a longer pattern search this many times the
 #: budget's steps.  Sized from the steps to the first failure over 10 seeds
 #: (``asofcut matrix --seeds 10 --expected VIOLATION``), worst seed: H7 (a 5-move
@@ -832,10 +874,12 @@ OFFSETS = st.one_of(st.sampled_from((0, 3)), st.integers(min_value=0, max_value=
 #: every other column of the first eight ≤ 807; H5a, H8, H10, H15 within a second.
 #: A violating cell stops at its first failure, so only the passing cells pay it all.
 COLUMN_EXAMPLES: dict[str, float] = {"H13": 3.0, "H7": 5.0, "H9": 5.0}
-#: columns whose pattern the random window rarely composes (H9: a durable write and a
-#: pending one of the same key, the arm, a crash, a write of the shard's other key) get
-#: their hand-written scenario's kinds, in order, as one more rule with random keys
-TEMPLATE_COLUMNS: frozenset[str] = frozenset({"H9"})
+#: columns whose pattern the random window rarely composes get their hand-written
+#: scenario's kinds, in order, as one more rule with random keys.  H9: a durable write
+#: and a pending one of the same key, the arm, a crash, a write of the shard's other
+#: key.  H8: a put and a freeze of one shard, the arm on its empty active memtable, a
+#: put of the shard's other key (missed on 1 seed in 10 without it).
+TEMPLATE_COLUMNS: frozenset[str] = frozenset({"H8", "H9"})
 
 
 def alphabets(h: Hazard) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -862,14 +906,12 @@ def alphabets(h: Hazard) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _window_rule(kinds: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[..., None]:
     """A hazard-window rule over ``kinds`` (random kinds and offsets, state-independent)."""
-    more = st.lists(more_rows, max_size=MAX_DELETE_KEYS - 1).map(tuple)  # puts and deletes
-    op_before = st.tuples(st.sampled_from(kinds[0]), OFFSETS, more)
-    op_after = st.tuples(st.sampled_from(kinds[1]), OFFSETS, more)
+    op_before, op_after = window_moves(kinds[0]), window_moves(kinds[1])
 
     @precondition(lambda self: len(self.h.live) < MAX_LIVE)
     @rule(anchor=pks, before=st.lists(op_before, max_size=4),
           after=st.lists(op_after, max_size=3),
-          write=st.none() | OFFSETS)
+          write=write_offsets)
     def hazard_window(self: FreshTierMachine, anchor: int, before: list[WindowOp],
                       after: list[WindowOp], write: int | None) -> None:
         told: int = self._run(lambda: self.h.window(anchor, before, after, write))
@@ -912,7 +954,7 @@ def _column_rules(h: Hazard) -> dict[str, Any]:
         n = len(kinds[0]) + len(kinds[1])
 
         @precondition(lambda self: len(self.h.live) < MAX_LIVE)
-        @rule(anchor=pks, offsets=st.lists(OFFSETS, min_size=n, max_size=n))
+        @rule(anchor=pks, offsets=st.lists(move_offsets, min_size=n, max_size=n))
         def scenario_template(self: FreshTierMachine, anchor: int, offsets: list[int]) -> None:
             ops = [(k, off, ()) for k, off in zip([*kinds[0], *kinds[1]], offsets, strict=True)]
             told: int = self._run(lambda: self.h.window(
