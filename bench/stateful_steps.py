@@ -25,6 +25,14 @@ The breakdown wraps the functions it times, so it runs as a separate,
 instrumented pass after the timed runs; its shares, not its absolute time,
 are what it reports.
 
+Last, **Hypothesis's ceiling**: the same machine with every harness move,
+check and invariant a no-op (no backend, no model), median steps/s over the
+same runs.  No change to impl, the model or the harness can take the machine
+past it, so it says what the goal leaves them: at ceiling C, 2,000 steps/s
+leaves ``1/2000 - 1/C`` seconds per step.  It is a slight over-estimate of
+Hypothesis's share: with no moves the tier stays empty, so the rules that need
+a shard (freeze, flush, compact, crash...) are never enabled.
+
 Run: ``python bench/stateful_steps.py [--reps 5] [--examples 40] [--steps 25] [--strict]``
 """
 
@@ -36,10 +44,10 @@ import os
 import statistics
 import sys
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,6 +55,7 @@ from hypothesis import seed, settings  # noqa: E402
 from hypothesis.stateful import get_state_machine_test  # noqa: E402
 
 from stateful_tests import machine, profiles  # noqa: E402
+from stateful_tests.backend import RULE_MOVES  # noqa: E402
 from stateful_tests.machine import machine_for  # noqa: E402
 
 GOAL = 2000.0
@@ -76,7 +85,7 @@ class Clock:
     """Seconds spent per category, with nested calls counted once (outermost wins)."""
 
     def __init__(self) -> None:
-        self.spent: Counter[str] = Counter()
+        self.spent: defaultdict[str, float] = defaultdict(float)
         self._inside: str | None = None
 
     def wrap(self, category: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,7 +107,7 @@ class Clock:
         return timed
 
 
-def breakdown(design: str, examples: int, steps: int) -> Counter[str]:
+def breakdown(design: str, examples: int, steps: int) -> dict[str, float]:
     """One instrumented run: seconds in backend, model, harness and Hypothesis."""
     clock = Clock()
 
@@ -134,6 +143,52 @@ def breakdown(design: str, examples: int, steps: int) -> Counter[str]:
     return clock.spent
 
 
+class _NoBackend:
+    """A backend that is never called (every harness move is stubbed in ``ceiling``)."""
+
+    capabilities = RULE_MOVES
+
+
+def _no_backend(_: Any) -> machine.Backend:
+    return cast(machine.Backend, _NoBackend())
+
+
+def ceiling(design: str, examples: int, steps: int, reps: int) -> float:
+    """Median steps/s of the machine with every move, check and invariant a no-op."""
+    h = machine.Harness
+
+    def arm(self: Any, write_pk: int | None = None) -> int:
+        self.arms += 1
+        self.live[self.arms] = None
+        return int(self.arms)
+
+    def check(self: Any, number: int, consume: bool, wide: bool = False) -> None:
+        if consume:
+            del self.live[number]
+
+    stubs: dict[str, Callable[..., Any]] = {
+        "apply": lambda self, kind, keys, outstanding=None: True,
+        "arm": arm,
+        "check": check,
+        # a window tells one event per move, its arm and its check
+        "window": lambda self, anchor, before, after, write: len(before) + len(after) + 2,
+        "two_phase": lambda self, ops: None,
+        "agree": lambda self, full=True: None,
+        "check_all_live": lambda self: None,
+        "close": lambda self: None,
+    }
+    saved = {name: getattr(h, name) for name in stubs}
+    try:
+        for name, fn in stubs.items():
+            setattr(h, name, fn)
+        rates = [n / w for n, w, _ in (run(design, examples, steps, r, _no_backend)
+                                       for r in range(reps))]
+    finally:
+        for name, fn in saved.items():
+            setattr(h, name, fn)
+    return statistics.median(rates)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=5)
@@ -157,7 +212,11 @@ def main() -> int:
     spent = breakdown("as_of_cut", args.examples, args.steps)
     total = sum(spent.values())
     print("where a step's time goes (as_of_cut, one instrumented run): " + ", ".join(
-        f"{k} {100 * v / total:.0f}%" for k, v in spent.most_common()))
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(spent.items(), key=lambda kv: -kv[1])))
+    top = ceiling("as_of_cut", args.examples, args.steps, args.reps)
+    print(f"Hypothesis's ceiling (as_of_cut, every move a no-op): median {top:.0f} steps/s; "
+          f"the goal leaves impl, model and harness {1e6 * (1 / GOAL - 1 / top):.0f} us "
+          f"per step (they take {1e6 * (1 / overall - 1 / top):.0f} us now)")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 1 if args.strict and overall < GOAL else 0
 

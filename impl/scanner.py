@@ -140,7 +140,7 @@ class LsmScanner:
             read: list[pa.Table] = [s.sstable.data() for s in shard.sstables]
             read += [t for m in shard.memtables if (t := m.memtable.rows(m.visible)) is not None]
             for t in read:
-                parts.append(t.select(columns))
+                parts.append(t if t.column_names == columns else t.select(columns))
                 owners += [shard.shard] * t.num_rows
         # the observation and observed PKs come from all fresh parts at once: a pyarrow
         # call per part and column would cost more than the rows themselves
@@ -150,7 +150,8 @@ class LsmScanner:
         if not parts:
             parts.append(_base_part(schema.schema.empty_table(), internal))
         table = newest_per_pk(parts, schema.pk).select(schema.schema.names)
-        table = table.cast(schema.schema)
+        if table.schema != schema.schema:
+            table = table.cast(schema.schema)
         pk_type = schema.schema.field(schema.pk).type
         if fresh is None:
             observation = EMPTY_OBSERVATION

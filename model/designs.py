@@ -268,6 +268,8 @@ class ShardCut:
 
     def wal_range(self, position: int) -> tuple[int, int]:
         """The range with the greatest ``lo`` <= ``position`` ((0, 0) if none)."""
+        if not self.wal_ranges:  # every design but pinned_cut
+            return (0, 0)
         below = [r for r in self.wal_ranges if r[0] <= position]
         return max(below, default=(0, 0))
 
