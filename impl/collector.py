@@ -32,7 +32,7 @@ from types import MappingProxyType
 from impl.base_table import BaseVersion
 from impl.memtable import MemTable
 from impl.sstable import SsTable
-from impl.tier import Tier
+from impl.tier import ShardState, Tier
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ class Listing:
     sstables: Mapping[str, tuple[SstSource, ...]]
 
 
+def _listed(shard: str, state: ShardState, through: int) -> tuple[SstSource, ...]:
+    """The shard's SSTables of generations not compacted into the base (``through``)."""
+    return tuple(SstSource(shard, g, state.sstables[g]) for g in sorted(state.sstables)
+                 if g > through)
+
+
 def list_sstables(tier: Tier) -> Listing:
     """The manifest half of a snapshot (H5a): every shard's listed SSTables and the base."""
     with tier.lock:
@@ -101,12 +107,7 @@ def list_sstables(tier: Tier) -> Listing:
         for shard in sorted(tier.shards):
             state = tier.shards[shard]
             with state.lock:
-                through = base.through(shard)
-                listed[shard] = tuple(
-                    SstSource(shard, g, state.sstables[g])
-                    for g in sorted(state.sstables)
-                    if g > through
-                )
+                listed[shard] = _listed(shard, state, base.through(shard))
     return Listing(base, MappingProxyType(listed))
 
 
@@ -166,15 +167,9 @@ def collect(
                 )
                 in_mem = {m.generation for m in mems}
                 through = base.through(shard)
-                if listing is None:
-                    ssts = tuple(
-                        SstSource(shard, g, state.sstables[g])
-                        for g in sorted(state.sstables)
-                        if g > through and g not in in_mem
-                    )
-                else:
-                    listed = listing.sstables.get(shard, ())
-                    ssts = tuple(s for s in listed if s.generation not in in_mem)
+                listed = (_listed(shard, state, through) if listing is None
+                          else listing.sstables.get(shard, ()))
+                ssts = tuple(s for s in listed if s.generation not in in_mem)
                 if since is not None and shard in since and since[shard] < through:
                     merged = range(since[shard] + 1, through + 1)
                     ssts = tuple(SstSource(shard, g, tier.merged_sstable(shard, g))

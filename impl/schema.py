@@ -191,9 +191,7 @@ class TableSchema:
             return None
         if not pa.types.is_integer(self.pk_type) or pks.type == self.pk_type:
             return None
-        if pks.null_count:
-            bad = pc.indices_nonzero(pc.is_null(pks))[0].as_py()
-            raise NullPrimaryKeyError(f"probe key at position {bad} is null")
+        _reject_nulls(pks, "probe")
         return pks
 
     def coerce_keys(self, pks: object, *, what: str = "probe") -> pa.Array:
@@ -231,7 +229,12 @@ class TableSchema:
             raise PrimaryKeyTypeError(
                 f"{what} keys have type {arr.type}, expected the primary key type {self.pk_type}"
             )
-        if arr.null_count:
-            bad = pc.indices_nonzero(pc.is_null(arr))[0].as_py()
-            raise NullPrimaryKeyError(f"{what} key at position {bad} is null")
+        _reject_nulls(arr, what)
         return arr
+
+
+def _reject_nulls(keys: pa.Array, what: str) -> None:
+    """A null key is a typed error naming its position (``what``: probe, delete...)."""
+    if keys.null_count:
+        bad = pc.indices_nonzero(pc.is_null(keys))[0].as_py()
+        raise NullPrimaryKeyError(f"{what} key at position {bad} is null")
