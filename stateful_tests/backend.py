@@ -30,6 +30,7 @@ import pyarrow as pa
 from model import read as mread
 from model.designs import Design
 from model.state import Shard, Status
+from stateful_tests.hazards import splits_arm
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 PK = "id"
@@ -203,10 +204,7 @@ class ImplBackend:
         self._dir = Path(tempfile.mkdtemp(prefix="asofcut-sm-", dir=scratch_dir()))
         self._root = self._dir / "t"
         self._options = MemWalOptions(**options)
-        #: the arm's split point is the H5a/H15 one (SSTable list or counts read again
-        #: after the scan), else H1's (the count read after the scan)
-        self._split = (self._options.arm_sources == "manifest_first"
-                       or self._options.arm_visibility == "two_instants")
+        self._split = splits_arm(options)  # where ``arm``'s ``between`` runs
         table = pa.table(
             {PK: list(base), "v": list(base.values())}, schema=SCHEMA
         )

@@ -17,19 +17,19 @@ only turns a row into what the machine and the matrix need.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from model.designs import Design
+from model.designs import Capture, Design
 from model.events import run
 from model.hazards import HAZARDS, Hazard
 from model.invariants import soundness, tightness
-from model.read import capture, observe, split_view, two_phase
-from model.state import Config, initial
+from model.read import Cut, Observation, capture, observe, split_view, two_phase
+from model.state import Config, State, initial
 
 __all__ = ["DESIGNS", "GATES", "HAZARDS", "Hazard", "expected", "expectation_table",
-           "impl_options", "model_config", "scenario_verdict"]
+           "impl_options", "model_arm", "model_config", "scenario_verdict", "splits_arm"]
 
 GATES = frozenset({"new_shard", "release", "compact", "crash", "freeze_invisible",
                    "between_reads", "flush_fails", "wide_probe"})
@@ -71,6 +71,30 @@ def model_config(options: dict[str, Any], base: Config | None = None) -> Config:
     return replace(base or Config(), **fields)
 
 
+def splits_arm(options: Mapping[str, Any]) -> bool:
+    """Whether the arm's two reads are H5a's or H15's (the SSTable list, or the counts read
+    again, after the scan), rather than H1's (the count read after the scan)."""
+    return (options.get("arm_sources") == "manifest_first"
+            or options.get("arm_visibility") == "two_instants")
+
+
+def model_arm(design: Design, variant: Capture, options: Mapping[str, Any], t0: State,
+              later: State | None) -> tuple[Observation, Cut]:
+    """The model's read arm at ``t0`` under the column's arm options; ``later`` is the tier
+    after moves landed between the arm's two reads (None: none did).
+
+    ``arm_sources="manifest_first"`` (H5a) lists the SSTables at ``t0`` and the
+    memtables at ``later``; otherwise the arm reads ``t0``, and ``later`` is where
+    H1's count, or H15's recount (``arm_visibility="two_instants"``), is read.
+    """
+    if later is not None and options.get("arm_sources") == "manifest_first":
+        obs, later = observe(split_view(t0, later)), None
+    else:
+        obs = observe(t0)
+    return obs, capture(design, obs, variant, later,
+                        recount=options.get("arm_visibility") == "two_instants")
+
+
 def scenario_verdict(h: Hazard, design: Design) -> str:
     """``VIOLATION``, ``under-count`` or ``sound``: the model's word on ``h``'s scenario.
 
@@ -82,11 +106,7 @@ def scenario_verdict(h: Hazard, design: Design) -> str:
     sc = h.scenario
     t0 = run(initial(sc.base, model_config(dict(h.options))), sc.before)
     mid = run(t0, sc.during)
-    manifest_first = h.option("arm_sources") == "manifest_first"
-    arm = observe(split_view(t0, mid) if manifest_first else t0)
-    later = mid if sc.during and not manifest_first else None
-    cut = capture(design, arm, h.capture, later,
-                  recount=h.option("arm_visibility") == "two_instants")
+    arm, cut = model_arm(design, h.capture, dict(h.options), t0, mid if sc.during else None)
     t1 = run(mid, sc.after)
     pk = two_phase(design, arm, cut, t1, same_width=sc.probe_width == "same")
     if soundness(design, arm, cut, t1) or pk.missing:

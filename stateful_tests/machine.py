@@ -99,7 +99,7 @@ from stateful_tests.backend import (
     model_cut_key,
     model_stats,
 )
-from stateful_tests.hazards import HAZARDS, Hazard, impl_options, model_config
+from stateful_tests.hazards import HAZARDS, Hazard, impl_options, model_arm, model_config
 
 SHARDS: tuple[str, ...] = ("s0", "s1", "s2")
 PKS: tuple[int, ...] = tuple(range(6))
@@ -442,13 +442,8 @@ class Harness:
         self.arms += 1
         number = self.arms
         view = self.backend.arm(self.design.value, self.capture.value, between)
-        later = self.state if any(wrote) else None
-        if later is not None and self.options.get("arm_sources") == "manifest_first":
-            obs, later = mread.observe(mread.split_view(t0, self.state)), None
-        else:
-            obs = mread.observe(t0)
-        cut = mread.capture(self.design, obs, self.capture, later,
-                            recount=self.options.get("arm_visibility") == "two_instants")
+        obs, cut = model_arm(self.design, self.capture, self.options, t0,
+                             self.state if any(wrote) else None)
         if any(wrote):
             self.counters["write between the arm's reads"] += 1
         if any(g.status is Status.ACTIVE and g.committed > g.visible

@@ -39,7 +39,7 @@ from stateful_tests.backend import (
     model_cut_key,
     model_stats,
 )
-from stateful_tests.hazards import HAZARDS, Hazard, impl_options
+from stateful_tests.hazards import HAZARDS, Hazard, impl_options, splits_arm
 from stateful_tests.machine import (
     BASE,
     PKS,
@@ -190,9 +190,7 @@ class Run:
     @property
     def split(self) -> bool:
         """The arm's between-window is the H5a/H15 one (``between_reads``), not H1's."""
-        o = impl_options(self.hazard)
-        return o.get("arm_sources") == "manifest_first" or (
-            o.get("arm_visibility") == "two_instants")
+        return splits_arm(impl_options(self.hazard))
 
 
 def record(design: Design | str, hazard: Hazard | str, script: Sequence[tuple[Any, ...]],
