@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from asofcut.specdoc import table
+
 #: how a row is known
 TESTED = "tested on pylance 14.0.2"
 READ = "read, not tested"
@@ -315,11 +317,6 @@ CHANGES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
 
 def _known(row: MapRow) -> str:
     if row.known != TESTED:
@@ -334,7 +331,7 @@ def map_region() -> str:
 
     order = [*EVENTS, *EXTRA]
     rows = sorted(MAP, key=lambda r: order.index(r.subject))
-    return _table(["model", "what the model does", "Lance", "read at", "changed across "
+    return table(["model", "what the model does", "Lance", "read at", "changed across "
                    "versions", "how we know"],
                   [[f"`{r.subject}`" if r.subject in EVENTS else f"*{r.subject}*", r.model,
                     r.lance, ", ".join(r.read_at), r.changed, _known(r)] for r in rows])
@@ -342,13 +339,13 @@ def map_region() -> str:
 
 def versions_region() -> str:
     """Where each version label was read."""
-    return _table(["label", "what it is", "read at"],
+    return table(["label", "what it is", "read at"],
                   [[f"`{k}`", what, where] for k, (what, where) in VERSIONS.items()])
 
 
 def changes_region() -> str:
     """The behaviours that changed, old against new."""
-    return _table(["behaviour", "older", "newer", "bears on"], [list(c) for c in CHANGES])
+    return table(["behaviour", "older", "newer", "bears on"], [list(c) for c in CHANGES])
 
 
 LANCE_MAP_PATH_NAME = "LANCE_MAP.md"

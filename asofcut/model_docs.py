@@ -11,8 +11,9 @@ matches the model).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+from asofcut.specdoc import table
 from model import designs as d
 from model.designs import GENERATION_RULES, Capture, Design, Rel, Source
 from model.events import EVENTS
@@ -32,11 +33,6 @@ DESIGN_NOTES: dict[Design, tuple[str, str]] = {
 }  # fmt: skip
 
 
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
-
 
 def _first_line(fn: Callable[..., object]) -> str:
     return (inspect.getdoc(fn) or "").splitlines()[0]
@@ -51,7 +47,7 @@ def lifecycle() -> str:
         body.append([f"`{e.name}`", arrow, e.precondition, e.effect, e.hazard])
     return (
         "Generated from `model.events.EVENTS`; the functions it names are the model.\n\n"
-        + _table(["event", "from → to", "precondition", "effect", "hazard it enables"], body)
+        + table(["event", "from → to", "precondition", "effect", "hazard it enables"], body)
     )
 
 
@@ -73,9 +69,9 @@ def designs() -> str:
         "Generation rules of `as_of_cut` and `fresh_tier_watermark` "
         "(`model.designs.GENERATION_RULES`; g = row's generation, A = cut's active generation, "
         "prefix = append index < N):\n\n"
-        + _table(["source at check", "g vs A", "admitted"], rules)
+        + table(["source at check", "g vs A", "admitted"], rules)
         + "\nThe designs (`model.designs.admit_*`):\n\n"
-        + _table(["design", "cut carries", "shard absent", "admits",
+        + table(["design", "cut carries", "shard absent", "admits",
                   "sound under (computed by the proofs)"], per)
         + f"\nCapture variants for every count a cut carries: {variants}.\n"
     )
@@ -89,7 +85,7 @@ def assumptions() -> str:
          ", ".join(broken_by(a.name)) or "—", f"`{HOLDS[a.name].__name__}`"]
         for a in ASSUMPTIONS.values()
     ]
-    return _table(["", "assumption", "protects", "who must make it true", "requirement",
+    return table(["", "assumption", "protects", "who must make it true", "requirement",
                    "broken by (hazard columns)", "model predicate"], body)
 
 

@@ -15,7 +15,7 @@ silently.  Prose outside the markers is never touched.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "SPEC.md"
@@ -30,6 +30,13 @@ _REGION = re.compile(
 
 class SpecError(Exception):
     """SPEC.md lacks a region a producer expects, or has one nobody produces."""
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table (a ``|`` inside a cell is escaped), the form every region uses."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def regions(text: str) -> dict[str, str]:

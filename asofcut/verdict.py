@@ -24,9 +24,10 @@ the same sources.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from asofcut.specdoc import table
 from model import designs as d
 from model.designs import Design
 from model.hazards import ASSUMPTIONS, HAZARDS, Hazard, broken_by
@@ -37,11 +38,6 @@ LANCE_DESIGN = Design.FRESH_TIER_WATERMARK
 HAZARD_ANCHOR = "#hazard-columns"
 MISSING, DUPLICATE = "missing rows", "duplicates"
 
-
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
-    return "\n".join(lines) + "\n"
 
 
 def _report() -> Any:
@@ -226,7 +222,7 @@ def verdict() -> str:
         "`asofcut.lance_map.SHIPPED`, each read in Lance's source at the version named, see "
         "docs/LANCE_MAP.md):",
         "",
-        _table(["Lance", "default (read at)", "so the assumption", "requirement to make it hold",
+        table(["Lance", "default (read at)", "so the assumption", "requirement to make it hold",
                 f"what `{LANCE_DESIGN.value}` then does"], _shipped_rows()),
     ]
     return "\n".join(lines)
@@ -256,11 +252,11 @@ def hazards() -> str:
         "Generated from `model.hazards.HAZARDS`, one row per matrix column; \"lifts\" is "
         "everything the column changes against the baseline (the solver's column is built from "
         "these fields alone).\n\n"
-        + _table(["column", "what", "in Lance", "lifts", "judged by"], body)
+        + table(["column", "what", "in Lance", "lifts", "judged by"], body)
         + "\nThe model's verdict per cell (`stateful_tests.hazards.expectation_table`: the "
         "worse of the baseline's and the column's shortest model scenario; the machine must "
         "agree):\n\n"
-        + _table(["column", *designs], matrix)
+        + table(["column", *designs], matrix)
     )
 
 

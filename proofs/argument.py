@@ -27,6 +27,7 @@ import z3
 
 from model.designs import Design
 
+from .docs import md_table
 from .encode import MEM, OPS, RET, SST, Config, State, Step, Variant, config_ok, transition
 from .obligations import SOUNDNESS_ASSUMPTIONS, over_count, wf
 
@@ -193,11 +194,6 @@ def _shown(c: Conjunct) -> str:
     return f"`{formula(c)}`"
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
 
 def _uses_rows(design: Design) -> list[list[str]]:
     rows = []
@@ -219,12 +215,12 @@ def argument() -> str:
            "generation and its committed count, `A`/`N` = the cut, `rg`/`ri` = R's generation "
            "and append index, `rs` = R's status (1 memtable, 2 flushed and retained, 3 SSTable), "
            "`obs` = the arm read R, `ep`/`ep_a` = writer epoch now and at the arm.", ""]
-    out.append(_md_table(["conjunct", "holds", "z3 term", "meaning"],
+    out.append(md_table(["conjunct", "holds", "z3 term", "meaning"],
                          [[c.name, "after the arm" if c.after_arm else "always", _shown(c),
                            c.meaning] for c in CONJUNCTS]))
     out.append("Why each event preserves it (`sound.step` proves all of them in one "
                "symbolic step):\n")
-    out.append(_md_table(["event", "why Inv still holds after it"],
+    out.append(md_table(["event", "why Inv still holds after it"],
                          [[f"`{op}`", why] for op, why in STEP_REASONS.items()]))
     same = uses(AS_OF[0]) == uses(AS_OF[1])
     which = ("identical for " + " and ".join(f"`{d.value}`" for d in AS_OF)) if same else (
@@ -235,7 +231,7 @@ def argument() -> str:
     for d in AS_OF[:1] if same else AS_OF:
         if not same:
             out.append(f"`{d.value}`:\n")
-        out.append(_md_table(["assumption", "used at (event: conjunct it keeps)"],
+        out.append(md_table(["assumption", "used at (event: conjunct it keeps)"],
                              _uses_rows(d)))
     return "\n".join(out)
 

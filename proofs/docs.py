@@ -15,9 +15,10 @@ from .obligations import COLUMNS, HAZARDS, KMAX, NO_CEX, PROVED, K, cell_knobs
 from .run import run_all
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table (a ``|`` inside a cell is escaped)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -29,7 +30,7 @@ def obligations() -> str:
     head = (f"BMC depth K = {K} ({K_COUNTS}); shortest counterexamples by iterative "
             f"deepening up to {KMAX}. The assumptions named (`needs.*`) are the rows of the "
             "assumption table above, the one place they are stated.\n\n")
-    return head + _table(
+    return head + md_table(
         ["design", "obligation", "statement", "status", "as expected"], rows)
 
 
@@ -86,7 +87,7 @@ def verdict_matrix() -> str:
              "in memory and later flushes pass it by, a crash then does not replay it (H14); "
              "`pap` = puts are published at once, so only a tombstone waits in a lagged tail, "
              "and the over-count asked for is a tombstone's (H13: its own query, not H3's).\n")
-    return words + _table(["design", *cols], rows) + "\n" + legend + knobs
+    return words + md_table(["design", *cols], rows) + "\n" + legend + knobs
 
 
 def counterexamples() -> str:
@@ -107,7 +108,7 @@ def planted_bugs() -> str:
              "divergence" if Bug[name] in DIVERGENCES else "proof",
              "yes" if det else "**NO**", ", ".join(failed) or "—"]
             for name, (det, failed, _) in rep.bugs.items()]
-    return _table(["bug", "transition", "what it plants", "kind", "detected",
+    return md_table(["bug", "transition", "what it plants", "kind", "detected",
                    "first failure"], rows)
 
 
