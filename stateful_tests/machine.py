@@ -203,8 +203,10 @@ class Disagreement(Finding):
 BackendFactory = Callable[[Hazard], Backend]
 
 
-def impl_backend(h: Hazard) -> Backend:
-    return ImplBackend(BASE, **impl_options(h))
+def impl_backend(h: Hazard, cls: type[ImplBackend] = ImplBackend) -> Backend:
+    """impl under column ``h``'s options; ``cls``: a planted subclass (tests pass one
+    with ``functools.partial``)."""
+    return cls(BASE, **impl_options(h))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,8 @@ from hypothesis.stateful import get_state_machine_test
 
 from asofcut import repro as cli
 from model.designs import Design
-from stateful_tests.backend import ArmView, Backend, ImplBackend
-from stateful_tests.hazards import HAZARDS, Hazard
+from stateful_tests.backend import ArmView, ImplBackend
+from stateful_tests.hazards import HAZARDS
 from stateful_tests.machine import (
     Disagreement,
     SoundnessViolation,
@@ -99,11 +100,7 @@ class LyingBackend(ImplBackend):
         return super().check(pks, arm, wide=wide) - {0}
 
 
-def lying_backend(h: Hazard) -> Backend:
-    real = impl_backend(h)
-    assert isinstance(real, ImplBackend)
-    real.__class__ = LyingBackend
-    return real
+lying_backend = partial(impl_backend, cls=LyingBackend)
 
 
 def test_a_disagreement_file_expects_the_models_values(tmp_path: Path) -> None:

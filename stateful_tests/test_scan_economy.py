@@ -9,11 +9,12 @@ only that economy stands between them and a passing run.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from stateful_tests import profiles
-from stateful_tests.backend import Backend, ImplBackend
-from stateful_tests.hazards import Hazard
+from stateful_tests.backend import ImplBackend
 from stateful_tests.machine import Disagreement, impl_backend, machine_for
 from stateful_tests.matrix import _run_budgeted
 
@@ -55,18 +56,8 @@ class BaseScanLies(ImplBackend):
         return rows
 
 
-def _factory(cls: type[ImplBackend]):  # type: ignore[no-untyped-def]
-    def make(h: Hazard) -> Backend:
-        real = impl_backend(h)
-        assert isinstance(real, ImplBackend)
-        real.__class__ = cls
-        return real
-
-    return make
-
-
 @pytest.mark.parametrize("liar", [FrozenScanLies, BaseScanLies], ids=lambda c: c.__name__)
 def test_a_scan_that_lies_where_no_arm_looks_is_caught(liar: type[ImplBackend]) -> None:
-    cls = machine_for("exact_cut", "baseline", backend=_factory(liar))
+    cls = machine_for("exact_cut", "baseline", backend=partial(impl_backend, cls=liar))
     with pytest.raises(Disagreement, match="scan: impl"):
         _run_budgeted(cls, profiles.GATE, 0)
