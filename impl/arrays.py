@@ -7,6 +7,7 @@ free of per-row Python loops, without pulling numpy in as a dependency.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -17,11 +18,19 @@ _INT64 = pa.int64()
 
 def full(n: int, value: int | bool, type: pa.DataType = _INT64) -> pa.Array:
     """``n`` copies of ``value``."""
-    return pa.repeat(pa.scalar(value, type), n)
+    return pa.repeat(_scalar(value, type), n)
 
 
+@functools.lru_cache(maxsize=256)
+def _scalar(value: int | bool, type: pa.DataType) -> pa.Scalar:
+    # scalars are immutable; building one costs more than repeating it
+    return pa.scalar(value, type)
+
+
+@functools.lru_cache(maxsize=1024)
 def arange(n: int, start: int = 0) -> pa.Array:
-    """``start, start + 1, …, start + n - 1`` as int64."""
+    """``start, start + 1, …, start + n - 1`` as int64 (cached: arrays are immutable,
+    and every batch of n rows asks for the same row numbers)."""
     if n == 0:
         return pa.array([], pa.int64())
     return pc.add(pc.cumulative_sum(full(n, 1)), start - 1)

@@ -21,6 +21,9 @@ from impl import arrays
 from impl.batch_store import BatchStore, StoredBatch
 from impl.schema import APPEND_INDEX, GENERATION, ROW
 
+#: chunks a cached ``rows`` table may grow to before it is copied into one
+MAX_CHUNKS = 16
+
 
 class MemTable:
     """One in-memory generation."""
@@ -109,18 +112,27 @@ class MemTable:
         return ai.slice(lo, hi - lo), row.slice(lo, hi - lo)
 
     def rows(self, count: int) -> pa.Table | None:
-        """The first ``count`` batches as a table with id columns, or None if empty."""
+        """The first ``count`` batches as a table with id columns, or None if empty.
+
+        Built incrementally: a longer prefix than the last one asked for is the
+        last table plus a table of the new batches only (zero-copy, one chunk more),
+        so a reader after each write pays for that write's rows, not the memtable's.
+        """
         batches: list[StoredBatch] = self.store.batches(count)
-        if not batches:
+        n = len(batches)
+        if not n:
             return None
         last = self._rows
-        if last is not None and last[0] == len(batches):
+        if last is not None and last[0] == n:
             return last[1]
-        table = pa.Table.from_batches([b.data for b in batches])
-        ai, row = self.id_slice(0, len(batches))
-        n = table.num_rows
-        table = table.append_column(GENERATION, arrays.full(n, self.generation))
-        table = table.append_column(APPEND_INDEX, ai)
-        table = table.append_column(ROW, row)
-        self._rows = (len(batches), table)
-        return table
+        start = last[0] if last is not None and last[0] < n else 0
+        part = pa.Table.from_batches([b.data for b in batches[start:]])
+        ai, row = self.id_slice(start, n)
+        part = part.append_column(GENERATION, arrays.full(part.num_rows, self.generation))
+        part = part.append_column(APPEND_INDEX, ai).append_column(ROW, row)
+        if last is not None and start > 0:
+            table = pa.concat_tables([last[1], part])
+            # a chunk per write would slow every later read; now and then, one copy
+            part = table.combine_chunks() if table.column(0).num_chunks > MAX_CHUNKS else table
+        self._rows = (n, part)
+        return part

@@ -62,34 +62,47 @@ class ScanResult:
     base_version: int = 0
 
 
+_TRUE = pa.array([True])
+
+
+def _newest_rows(table: pa.Table, pk: str, hide_tombstones: bool) -> pa.Table:
+    """One sort, one run-boundary mask, one ``take``: vectorized, no per-key loop.
+
+    The mask is computed on the sorted key (and tombstone) columns alone, and the
+    whole table is gathered once, at the indices it keeps: with small tables a
+    pyarrow call costs more than its rows, so the table is touched twice, not four
+    times.
+    """
+    n = table.num_rows
+    if n == 0:
+        return table.combine_chunks()
+    # the newest version of a PK first: generation, append index, row descending (fresh
+    # beats base, the base being generation 0)
+    order = pc.sort_indices(table, sort_keys=[
+        (pk, "ascending"),
+        (GENERATION, "descending"),
+        (APPEND_INDEX, "descending"),
+        (ROW, "descending"),
+    ])
+    keys = table.column(pk).take(order)
+    later = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)).combine_chunks()
+    first = pa.concat_arrays([_TRUE, later])  # the first row of each key's run
+    if hide_tombstones:
+        first = pc.and_(first, pc.invert(table.column(TOMBSTONE).take(order).combine_chunks()))
+    return table.take(pc.filter(order, first))
+
+
 def newest_version(table: pa.Table, pk: str) -> pa.Table:
     """Keep the newest version per PK (by generation, append index, row), tombstones included.
 
     ``table`` carries the stored columns plus ``_generation, _append_index, _row``.
-    One sort + one run-boundary mask: vectorized, no per-key loop.
     """
-    table = table.combine_chunks()
-    if table.num_rows == 0:
-        return table
-    order = pc.sort_indices(
-        table,
-        sort_keys=[
-            (pk, "ascending"),
-            (GENERATION, "descending"),
-            (APPEND_INDEX, "descending"),
-            (ROW, "descending"),
-        ],
-    )
-    table = table.take(order)
-    keys = table.column(pk)
-    first = pc.not_equal(keys.slice(1), keys.slice(0, table.num_rows - 1))
-    return table.filter(pa.concat_arrays([pa.array([True]), first.combine_chunks()]))
+    return _newest_rows(table, pk, hide_tombstones=False)
 
 
 def newest_per_pk(parts: list[pa.Table], pk: str) -> pa.Table:
     """The newest version per PK with tombstoned keys hidden."""
-    table = newest_version(pa.concat_tables(parts), pk)
-    return table.filter(pc.invert(table.column(TOMBSTONE)))
+    return _newest_rows(pa.concat_tables(parts), pk, hide_tombstones=True)
 
 
 class LsmScanner:

@@ -19,6 +19,7 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from impl import arrays
 from impl.errors import (
     EmptyBatchError,
     InvalidShardIdError,
@@ -108,23 +109,24 @@ class TableSchema:
     def to_stored_batch(self, data: object) -> pa.RecordBatch:
         """Validate a put's batch/table and return the stored batch (tombstone = false)."""
         if isinstance(data, pa.Table):
-            table = data
+            batch = data.combine_chunks().to_batches()
+            rows: pa.RecordBatch | None = batch[0] if batch else None
         elif isinstance(data, pa.RecordBatch):
-            table = pa.Table.from_batches([data])
+            rows = data
         else:
             raise SchemaMismatchError(
                 f"put expects a pyarrow.RecordBatch or Table, got {type(data).__name__}"
             )
-        self._check_columns(table.schema)
-        if table.num_rows == 0:
+        self._check_columns(data.schema)
+        if rows is None or rows.num_rows == 0:
             raise EmptyBatchError("put of an empty batch (0 rows)")
-        pk_col = table.column(self.pk)
+        pk_col = rows.column(self.pk)
         if pk_col.null_count:
             bad = pc.indices_nonzero(pc.is_null(pk_col))[0].as_py()
             raise NullPrimaryKeyError(f"primary key column {self.pk!r} is null at row {bad}")
-        arrays = [table.column(n).combine_chunks() for n in self.schema.names]
-        arrays.append(pa.array([False] * table.num_rows, pa.bool_()))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.internal)
+        columns = [rows.column(n) for n in self.schema.names]
+        columns.append(arrays.full(rows.num_rows, False, pa.bool_()))
+        return pa.RecordBatch.from_arrays(columns, schema=self.internal)
 
     def _check_columns(self, got: pa.Schema) -> None:
         if self.pk not in got.names:

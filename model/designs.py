@@ -28,6 +28,7 @@ import enum
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 
 class Design(enum.StrEnum):
@@ -264,7 +265,13 @@ class ShardCut:
 
     def observed_count(self, generation: int) -> int:
         """Batches of ``generation`` the arm read; 0 if it saw none."""
-        return dict(self.observed).get(generation, 0)
+        return self._observed.get(generation, 0)
+
+    # a ShardCut never changes: its index is built once (a cached_property of a
+    # frozen dataclass lives in its __dict__, outside eq and hash)
+    @cached_property
+    def _observed(self) -> dict[int, int]:
+        return dict(self.observed)
 
     def wal_range(self, position: int) -> tuple[int, int]:
         """The range with the greatest ``lo`` <= ``position`` ((0, 0) if none)."""
@@ -274,9 +281,13 @@ class ShardCut:
         return max(below, default=(0, 0))
 
 
+#: the fields a shard absent from the cut reads as (``in_cut`` is False for it)
+_ABSENT = ShardCut(0, 0)
+
+
 def _arguments(row: RowFacts, cut: ShardCut | None) -> dict[str, int | bool]:
     """Every predicate argument, named as the predicates name them."""
-    c = cut if cut is not None else ShardCut(0, 0)
+    c = cut if cut is not None else _ABSENT
     lo, hi = c.wal_range(row.wal_position)
     return {
         "in_cut": cut is not None,

@@ -208,13 +208,15 @@ def candidates(state: State, design: Design | None = None) -> list[Row]:
 
 def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
     """Candidate rows ``design`` admits under ``cut`` at ``state``."""
-    unindexed = design is Design.FRESH_TIER_WATERMARK and not state.config.memtable_pk_index
-    return [
-        r
-        for r in candidates(state, design)
-        if admits(design, facts(state, r), cut.get(r.id.shard))
-        and not (unindexed and r.status in IN_MEMORY)  # H11: no PK index, blocks nothing
-    ]
+    return [r for r in candidates(state, design) if _admits(design, cut, state, r)]
+
+
+def _admits(design: Design, cut: Cut, state: State, r: Row) -> bool:
+    """Does ``design``'s check admit candidate ``r`` under ``cut`` at ``state``?"""
+    if (design is Design.FRESH_TIER_WATERMARK and not state.config.memtable_pk_index
+            and r.status in IN_MEMORY):
+        return False  # H11: no PK index, the memtable blocks nothing
+    return admits(design, facts(state, r), cut.get(r.id.shard))
 
 
 def pk_hash(pk: Pk, bits: int) -> int:
@@ -238,7 +240,12 @@ def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk], *,
             raise ModelError("probe keys of another type than the primary key")
         return frozenset()
     wanted = set(pks)
-    found = {r.pk for r in admitted(design, cut, state)}
+    # the PKs of the admitted rows (``admitted``), asking once per PK: a PK already
+    # found needs none of its other rows
+    found: set[Pk] = set()
+    for r in candidates(state, design):
+        if r.pk not in found and _admits(design, cut, state, r):
+            found.add(r.pk)
     bits = state.config.pk_hash_bits
     if design is Design.AS_OF_CUT and bits is not None:
         hashes = {pk_hash(pk, bits) for pk in found}

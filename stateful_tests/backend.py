@@ -212,7 +212,10 @@ class ImplBackend:
         self.wal = MemWal.create(self._root, SCHEMA, PK, self._options, base=table)
 
     def put(self, shard: str, rows: Sequence[tuple[int, str]]) -> None:
-        batch = pa.table({PK: [k for k, _ in rows], "v": [v for _, v in rows]}, schema=SCHEMA)
+        keys, values = [k for k, _ in rows], [v for _, v in rows]
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(keys, pa.int64()), pa.array(values, pa.string())], schema=SCHEMA
+        )
         self.wal.shard(shard).put(batch)
 
     def delete(self, shard: str, pks: Sequence[int]) -> None:

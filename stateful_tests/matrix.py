@@ -184,10 +184,13 @@ def _run_budgeted(cls: type[FreshTierMachine], budget: profiles.Budget, seed: in
         derandomize=False,
         database=None,
     )
+    # one test for every chunk, reseeded: building it hashes the machine's source (an
+    # ast parse of its module), which costs as much as a few test cases
+    test = get_state_machine_test(cls, settings=s)
     chunk = 0
     while cls.COUNTERS["steps"] < steps:
         # seeds of different base seeds never meet: chunk i of seed k is k * 10**6 + i
-        hseed(seed * 1_000_000 + chunk)(get_state_machine_test(cls, settings=s))()
+        hseed(seed * 1_000_000 + chunk)(test)()
         chunk += 1
 
 
