@@ -70,12 +70,15 @@ def _newest_rows(table: pa.Table, pk: str, hide_tombstones: bool) -> pa.Table:
 
     The mask is computed on the sorted key (and tombstone) columns alone, and the
     whole table is gathered once, at the indices it keeps: with small tables a
-    pyarrow call costs more than its rows, so the table is touched twice, not four
-    times.
+    pyarrow call costs more than its rows, so the whole table is touched as few
+    times as possible.
     """
     n = table.num_rows
+    # one chunk first: sorting and gathering across many chunks (a part per source,
+    # a chunk per write in a memtable's rows) costs more than one copy of small rows
+    table = table.combine_chunks()
     if n == 0:
-        return table.combine_chunks()
+        return table
     # the newest version of a PK first: generation, append index, row descending (fresh
     # beats base, the base being generation 0)
     order = pc.sort_indices(table, sort_keys=[

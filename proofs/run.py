@@ -7,11 +7,15 @@ CLI and the SPEC.md producers in ``proofs/docs.py`` share one run.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import multiprocessing
+import os
+import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from model.designs import Design
@@ -145,8 +149,36 @@ def run_all(workers: int = 2) -> Report:
     return _run_all(workers)
 
 
+#: a directory the processes of one test run share (pytest-xdist's workers, set by
+#: tests/conftest.py): the first to ask for the report computes it, under a lock, and the
+#: others wait for it and read it, instead of each spending the solver's time again
+SHARE_ENV = "ASOFCUT_PROOFS_SHARE"
+
+
 @functools.lru_cache(maxsize=1)
 def _run_all(workers: int) -> Report:
+    share = os.environ.get(SHARE_ENV)
+    return _compute(workers) if not share else _shared(Path(share), workers)
+
+
+def _shared(directory: Path, workers: int) -> Report:
+    """The report of ``directory``'s run: read if a process computed it, else computed
+    and written (an exclusive lock on the directory serialises the processes)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"report-{workers}.pickle"
+    with open(directory / "lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            report: Report = pickle.loads(path.read_bytes())
+            return report
+        report = _compute(workers)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(report))
+        os.replace(tmp, path)
+        return report
+
+
+def _compute(workers: int) -> Report:
     t0 = time.perf_counter()
     c0 = time.process_time()
     if workers <= 1:

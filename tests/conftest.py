@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,3 +43,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             clear = getattr(attr, "cache_clear", None)
             if callable(clear):
                 clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, one proofs report per run: the workers share a directory
+    (beside their own temp dirs, so pytest removes it with them) in which the first
+    to ask computes ``proofs.run.run_all`` and the others read it."""
+    from proofs.run import SHARE_ENV
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and config.option.basetemp:
+        share = Path(config.option.basetemp).parent / "proofs-report"
+        os.environ[SHARE_ENV] = str(share)
