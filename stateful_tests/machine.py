@@ -47,7 +47,9 @@ Design:
   membership of every PK equals the model's and every member was observed by
   its arm (soundness: PK-level, what decides a missing row).  Both are
   functions of the tier, so they are compared once per tier version: after an
-  arm or a check, which change nothing, there is nothing new to compare.
+  arm or a check, which change nothing, there is nothing new to compare, and a
+  check right after the invariant takes the membership the invariant held to
+  the model at that version.
 * **At every arm:** impl's cut equals the model's field by field, and so do
   the observation (row ids), observed PKs and rows.  **At every check:** the
   same membership differential and soundness, plus tightness shortfalls
