@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from model.designs import Capture, Design
-from model.read import Cut, Observation, admitted, capture
+from model.read import Cut, Observation, admits_row, admitted, candidates, capture
 from model.state import Pk, Row, RowId, State, Status, rows
 
 
@@ -53,7 +53,10 @@ def soundness(design: Design, arm: Observation, cut: Cut, check: State) -> list[
 def tightness(design: Design, arm: Observation, cut: Cut, check: State) -> list[Shortfall]:
     """Observed rows still present at ``check`` (compacted included) but not admitted."""
     now = {r.identity: r for r in rows(check)}
-    taken = {r.identity for r in admitted(design, cut, check)}
+    # only an observed write can be a shortfall: the check's verdict on the others is moot
+    seen = arm.identities
+    taken = {r.identity for r in candidates(check, design)
+             if r.identity in seen and admits_row(design, cut, check, r)}
     out = []
     for o in sorted(arm.seen, key=lambda r: r.id):
         r = now.get(o.identity)

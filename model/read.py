@@ -208,10 +208,10 @@ def candidates(state: State, design: Design | None = None) -> list[Row]:
 
 def admitted(design: Design, cut: Cut, state: State) -> list[Row]:
     """Candidate rows ``design`` admits under ``cut`` at ``state``."""
-    return [r for r in candidates(state, design) if _admits(design, cut, state, r)]
+    return [r for r in candidates(state, design) if admits_row(design, cut, state, r)]
 
 
-def _admits(design: Design, cut: Cut, state: State, r: Row) -> bool:
+def admits_row(design: Design, cut: Cut, state: State, r: Row) -> bool:
     """Does ``design``'s check admit candidate ``r`` under ``cut`` at ``state``?"""
     if (design is Design.FRESH_TIER_WATERMARK and not state.config.memtable_pk_index
             and r.status in IN_MEMORY):
@@ -244,7 +244,7 @@ def membership(design: Design, cut: Cut, state: State, pks: Iterable[Pk], *,
     # found needs none of its other rows
     found: set[Pk] = set()
     for r in candidates(state, design):
-        if r.pk not in found and _admits(design, cut, state, r):
+        if r.pk not in found and admits_row(design, cut, state, r):
             found.add(r.pk)
     bits = state.config.pk_hash_bits
     if design is Design.AS_OF_CUT and bits is not None:
