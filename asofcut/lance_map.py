@@ -317,7 +317,6 @@ CHANGES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-
 def _known(row: MapRow) -> str:
     if row.known != TESTED:
         return f"**{row.known}**" if row.known == READ else row.known
@@ -332,15 +331,15 @@ def map_region() -> str:
     order = [*EVENTS, *EXTRA]
     rows = sorted(MAP, key=lambda r: order.index(r.subject))
     return table(["model", "what the model does", "Lance", "read at", "changed across "
-                   "versions", "how we know"],
-                  [[f"`{r.subject}`" if r.subject in EVENTS else f"*{r.subject}*", r.model,
-                    r.lance, ", ".join(r.read_at), r.changed, _known(r)] for r in rows])
+                  "versions", "how we know"],
+                 [[f"`{r.subject}`" if r.subject in EVENTS else f"*{r.subject}*", r.model,
+                   r.lance, ", ".join(r.read_at), r.changed, _known(r)] for r in rows])
 
 
 def versions_region() -> str:
     """Where each version label was read."""
     return table(["label", "what it is", "read at"],
-                  [[f"`{k}`", what, where] for k, (what, where) in VERSIONS.items()])
+                 [[f"`{k}`", what, where] for k, (what, where) in VERSIONS.items()])
 
 
 def changes_region() -> str:

@@ -33,7 +33,6 @@ DESIGN_NOTES: dict[Design, tuple[str, str]] = {
 }  # fmt: skip
 
 
-
 def _first_line(fn: Callable[..., object]) -> str:
     return (inspect.getdoc(fn) or "").splitlines()[0]
 
@@ -72,7 +71,7 @@ def designs() -> str:
         + table(["source at check", "g vs A", "admitted"], rules)
         + "\nThe designs (`model.designs.admit_*`):\n\n"
         + table(["design", "cut carries", "shard absent", "admits",
-                  "sound under (computed by the proofs)"], per)
+                 "sound under (computed by the proofs)"], per)
         + f"\nCapture variants for every count a cut carries: {variants}.\n"
     )
 
@@ -86,7 +85,7 @@ def assumptions() -> str:
         for a in ASSUMPTIONS.values()
     ]
     return table(["", "assumption", "protects", "who must make it true", "requirement",
-                   "broken by (hazard columns)", "model predicate"], body)
+                  "broken by (hazard columns)", "model predicate"], body)
 
 
 SECTIONS: dict[str, Callable[[], str]] = {

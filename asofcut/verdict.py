@@ -39,7 +39,6 @@ HAZARD_ANCHOR = "#hazard-columns"
 MISSING, DUPLICATE = "missing rows", "duplicates"
 
 
-
 def _report() -> Any:
     from proofs.run import run_all
 
@@ -223,7 +222,7 @@ def verdict() -> str:
         "docs/LANCE_MAP.md):",
         "",
         table(["Lance", "default (read at)", "so the assumption", "requirement to make it hold",
-                f"what `{LANCE_DESIGN.value}` then does"], _shipped_rows()),
+               f"what `{LANCE_DESIGN.value}` then does"], _shipped_rows()),
     ]
     return "\n".join(lines)
 

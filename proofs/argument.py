@@ -194,7 +194,6 @@ def _shown(c: Conjunct) -> str:
     return f"`{formula(c)}`"
 
 
-
 def _uses_rows(design: Design) -> list[list[str]]:
     rows = []
     for x in sorted(SOUNDNESS_ASSUMPTIONS[design]):
@@ -216,12 +215,12 @@ def argument() -> str:
            "and append index, `rs` = R's status (1 memtable, 2 flushed and retained, 3 SSTable), "
            "`obs` = the arm read R, `ep`/`ep_a` = writer epoch now and at the arm.", ""]
     out.append(md_table(["conjunct", "holds", "z3 term", "meaning"],
-                         [[c.name, "after the arm" if c.after_arm else "always", _shown(c),
-                           c.meaning] for c in CONJUNCTS]))
+                        [[c.name, "after the arm" if c.after_arm else "always", _shown(c),
+                          c.meaning] for c in CONJUNCTS]))
     out.append("Why each event preserves it (`sound.step` proves all of them in one "
                "symbolic step):\n")
     out.append(md_table(["event", "why Inv still holds after it"],
-                         [[f"`{op}`", why] for op, why in STEP_REASONS.items()]))
+                        [[f"`{op}`", why] for op, why in STEP_REASONS.items()]))
     same = uses(AS_OF[0]) == uses(AS_OF[1])
     which = ("identical for " + " and ".join(f"`{d.value}`" for d in AS_OF)) if same else (
         "per design")
@@ -232,7 +231,7 @@ def argument() -> str:
         if not same:
             out.append(f"`{d.value}`:\n")
         out.append(md_table(["assumption", "used at (event: conjunct it keeps)"],
-                             _uses_rows(d)))
+                            _uses_rows(d)))
     return "\n".join(out)
 
 

@@ -109,7 +109,7 @@ def planted_bugs() -> str:
              "yes" if det else "**NO**", ", ".join(failed) or "—"]
             for name, (det, failed, _) in rep.bugs.items()]
     return md_table(["bug", "transition", "what it plants", "kind", "detected",
-                   "first failure"], rows)
+                    "first failure"], rows)
 
 
 SECTIONS: dict[str, Callable[[], str]] = {
