@@ -121,7 +121,26 @@ LIVE: list[tuple[str, Call, type[AsOfCutError], str]] = [
     ("negative cut in a dict", lambda w: w.contains_pks_as_of([1], {"s": AsOfCut(2, -1)}),
      MalformedCutError, "-1"),
     ("pinned cut base version 0", lambda w: w.contains_pks_as_of(
-        [1], Cut("pinned_cut", {"s": PinnedCut(0, 0, ())})), MalformedCutError, "base_version=0"),
+        [1], Cut("pinned_cut", {"s": PinnedCut(0, 0, ())})), MalformedCutError,
+     "PinnedCut.base_version=0"),
+    ("pinned cut negative compacted_through", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, -1, ())})), MalformedCutError,
+     "PinnedCut.pinned_through=-1"),
+    ("pinned cut range from position 0", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((0, 2),))})), MalformedCutError,
+     "PinnedCut range start=0"),
+    ("pinned cut range end garbage", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, "9"),))})), MalformedCutError,  # type: ignore[arg-type]
+     "PinnedCut range end must be an int"),
+    ("pinned cut range of three", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 2, 3),))})), MalformedCutError,  # type: ignore[arg-type]
+     "(1, 2, 3) is not a pair"),
+    ("pinned cut range not a pair", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, (5,))})), MalformedCutError,  # type: ignore[arg-type]
+     "5 is not a pair"),
+    ("pinned cut adjacent ranges", lambda w: w.contains_pks_as_of(
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 3), (3, 5)))})),
+     MalformedCutError, "maximal"),
     ("pinned cut empty range", lambda w: w.contains_pks_as_of(
         [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((3, 3),))})), MalformedCutError, "[3, 3)"),
     ("pinned cut overlapping ranges", lambda w: w.contains_pks_as_of(

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pytest
 from conftest import SCHEMA, rows
 
-from impl import AsOfCut, Cut, MemWal, MemWalOptions
+from impl import AsOfCut, Cut, MemWal, MemWalOptions, PinnedCut
 from impl.collector import collect
-from impl.memtable import MemTable
+from impl.memtable import MAX_CHUNKS, MemTable
 
 BATCHES = [[1, 2], [3], [4, 5, 6]]
 
@@ -62,6 +62,20 @@ def test_the_cached_columns_extend_with_later_batches() -> None:
     assert m.pk_slice(1, 3).to_pylist() == [3, 4, 5, 6]
 
 
+def test_a_prefix_of_rows_is_the_same_in_any_order_of_requests() -> None:
+    # rows(n) is built incrementally from the last prefix asked for; whatever was asked
+    # before (a longer prefix, a shorter one, the same one, more batches than one table
+    # keeps as chunks), it must equal the prefix built from nothing
+    batches = [[i, i + 100] if i % 3 else [i] for i in range(MAX_CHUNKS + 4)]
+    warm = memtable(batches)
+    for count in (3, 1, 5, 5, 2, len(batches), 7, len(batches), 4):
+        cold = memtable(batches).rows(count)
+        got = warm.rows(count)
+        assert got is not None and cold is not None
+        assert got.to_pydict() == cold.to_pydict(), f"rows({count})"
+    assert memtable([]).rows(3) is None
+
+
 def test_wal_positions_and_the_test_only_map() -> None:
     assert MemTable(1, "id").max_wal_position() == 0
     m = memtable()
@@ -93,3 +107,12 @@ def test_a_cut_keeps_its_own_immutable_copy_of_the_entries() -> None:
     assert dict(cut.shards) == {"s": AsOfCut(1, 1)}
     with pytest.raises(TypeError):
         cut.shards["u"] = AsOfCut(0, 0)  # type: ignore[index]
+
+
+def test_a_pinned_cut_keeps_its_runs_as_a_tuple_of_pairs() -> None:
+    # runs given as lists are stored as tuples: the cut stays immutable, and equal to (and
+    # hashed as) the same cut built from tuples
+    cut = PinnedCut(2, 1, [[1, 3], [5, 7]])  # type: ignore[arg-type]
+    assert cut.wal_ranges == ((1, 3), (5, 7))
+    assert cut == PinnedCut(2, 1, ((1, 3), (5, 7)))
+    assert hash(cut) == hash(PinnedCut(2, 1, ((1, 3), (5, 7))))
