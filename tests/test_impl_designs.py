@@ -294,6 +294,31 @@ def test_pinned_cut_survives_crash_replay_and_a_later_compaction(make_wal) -> No
     assert exact.scan(with_base=False).cut.shards["s"].writer_epoch == 2
 
 
+def test_pinned_cut_with_a_hole_inside_one_replayed_generation(make_wal) -> None:
+    """Two WAL runs of the cut land in one generation (a replay merges generations), so
+    the check places both runs in it: in memory, flushed to an SSTable, then compacted."""
+    wal = make_wal(base_ids=[1, 2, 3], visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1], "a"))
+    s.publish()
+    s.put(rows([2], "b"))  # position 2: committed, never visible to the arm
+    s.freeze()
+    s.put(rows([3], "c"))
+    s.publish(2)
+    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    assert arm.cut.shards["s"].wal_ranges == ((1, 2), (3, 4))
+    wal.crash()
+    again = MemWal.open(wal.root, wal.options)  # one generation holds positions 1, 2, 3
+    members = [True, False, True]  # the hole (position 2) is not the arm's
+    assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == members
+    t = again.shard("s")
+    t.freeze()
+    t.flush()  # both runs inside one SSTable: two append-index ranges of its sidecar
+    assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == members
+    again.compact()
+    assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == members
+
+
 def test_capture_visible_count_is_the_snapshot_count_not_a_later_one(make_wal) -> None:
     """A write between the scan and the capture changes nothing under visible_count (A1)."""
     wal = make_wal()

@@ -98,6 +98,10 @@ def test_the_collector_labels_sources_with_shard_and_role(tmp_path: Path) -> Non
     assert [sst.generation for sst in sources.sstables] == [1]
     assert {m.shard for m in sources.memtables} | {x.shard for x in sources.sstables} == {"s"}
     assert sources.active.generation == 4
+    s.flush()  # generation 3: retained, SSTable 3 written
+    s.release()
+    wal.compact()  # SSTables 1..3 merged into the base: no longer fresh-tier sources
+    assert collect(wal._tier).shards["s"].sstables == ()
 
 
 def test_a_cut_keeps_its_own_immutable_copy_of_the_entries() -> None:
