@@ -142,7 +142,7 @@ LIVE: list[tuple[str, Call, type[AsOfCutError], str]] = [
         [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 3), (3, 5)))})),
      MalformedCutError, "maximal"),
     ("pinned cut empty range", lambda w: w.contains_pks_as_of(
-        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((3, 3),))})), MalformedCutError, "[3, 3)"),
+        [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 1),))})), MalformedCutError, "[1, 1)"),
     ("pinned cut overlapping ranges", lambda w: w.contains_pks_as_of(
         [1], Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 4), (3, 5)))})),
      MalformedCutError, "disjoint"),

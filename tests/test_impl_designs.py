@@ -319,6 +319,21 @@ def test_pinned_cut_with_a_hole_inside_one_replayed_generation(make_wal) -> None
     assert again.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == members
 
 
+def test_pinned_cut_taken_after_a_compaction_pins_what_the_base_holds(make_wal) -> None:
+    """The cut records the base's ``compacted_through`` for its shard: the check probes only
+    generations merged *after* the pin, never the ones the pinned base already holds."""
+    wal = make_wal(base_ids=[1, 2, 3])
+    s = wal.shard("s")
+    s.put(rows([1], "new"))
+    s.freeze()
+    s.flush()
+    wal.compact()  # generation 1 is in the base now
+    s.put(rows([4], "act"))
+    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    assert arm.cut.shards["s"].pinned_through == 1
+    assert wal.contains_pks_as_of([1, 2, 3, 4], arm.cut).to_pylist() == [False, False, False, True]
+
+
 def test_capture_visible_count_is_the_snapshot_count_not_a_later_one(make_wal) -> None:
     """A write between the scan and the capture changes nothing under visible_count (A1)."""
     wal = make_wal()

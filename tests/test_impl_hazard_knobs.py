@@ -603,6 +603,19 @@ def test_h15_two_instants_over_counts_at_the_check(make_wal: MakeWal) -> None:
     assert member(wal, [1, 2], arm.cut) == [True, True]
 
 
+def test_h15_a_len_capture_counts_the_committed_batches_of_instant_2(make_wal: MakeWal) -> None:
+    # capture="len" (H2) reads the committed count, not the visible one; under two_instants it
+    # is instant 2's: the batch written between the reads counts though it is not visible
+    wal = make_wal(arm_visibility="two_instants", visibility="lagged")
+    s = wal.shard("s")
+    s.put(rows([1]))
+    s.publish()
+    arm = wal.scanner("as_of_cut", "len").scan(
+        with_base=False, between_reads=lambda: s.put(rows([2])))
+    assert ids(arm.table) == [1]
+    assert arm.cut.shards["s"] == AsOfCut(1, 2)
+
+
 @pytest.mark.parametrize(
     ("design", "entry"),
     [

@@ -76,6 +76,13 @@ def test_a_prefix_of_rows_is_the_same_in_any_order_of_requests() -> None:
     assert memtable([]).rows(3) is None
 
 
+def test_a_wal_bound_counts_only_among_the_first_batches_asked_for() -> None:
+    store = memtable().store  # WAL positions 10, 11, 12
+    assert [store.bisect_wal(99, count) for count in range(5)] == [0, 1, 2, 3, 3]
+    assert [store.bisect_wal(11, count) for count in range(4)] == [0, 1, 1, 1]
+    assert store.bisect_wal(10, 3) == 0 and store.bisect_wal(99, -1) == 0
+
+
 def test_wal_positions_and_the_test_only_map() -> None:
     assert MemTable(1, "id").max_wal_position() == 0
     m = memtable()
