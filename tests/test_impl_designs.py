@@ -334,6 +334,22 @@ def test_pinned_cut_taken_after_a_compaction_pins_what_the_base_holds(make_wal) 
     assert wal.contains_pks_as_of([1, 2, 3, 4], arm.cut).to_pylist() == [False, False, False, True]
 
 
+def test_pinned_cut_spans_a_merged_generation_and_one_still_in_memory(make_wal) -> None:
+    wal = make_wal(base_ids=[1, 2, 3])
+    s = wal.shard("s")
+    s.put(rows([1], "a"))
+    s.freeze()
+    s.put(rows([2], "b"))  # generation 2, active
+    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    s.flush()
+    wal.compact()  # generation 1 merged after the pin; generation 2 still in memory
+    s.put(rows([3], "c"))  # after the arm
+    assert wal.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, True, False]
+    blocks = wal.fresh_tier_block_list(arm.cut)
+    assert [(b.shard, b.generation, b.in_memory) for b in blocks] == [
+        ("s", 1, False), ("s", 2, True)]
+
+
 def test_capture_visible_count_is_the_snapshot_count_not_a_later_one(make_wal) -> None:
     """A write between the scan and the capture changes nothing under visible_count (A1)."""
     wal = make_wal()

@@ -717,6 +717,15 @@ def test_h5a_a_compaction_in_between_reads_the_listed_sstable_and_its_base(
     assert arm.base_version == 1
 
 
+def test_h5a_a_shard_created_in_between_is_read_from_memory(make_wal: MakeWal) -> None:
+    # the listing predates the shard: it has no SSTables to list, its memtable is read
+    wal = make_wal(base_ids=[1], arm_sources="manifest_first")
+    wal.shard("s").put(rows([1], "x"))
+    arm = wal.scan(between_reads=lambda: wal.shard("t").put(rows([2], "y")))
+    assert arm.table.to_pylist() == [{"id": 1, "v": "x1"}, {"id": 2, "v": "y2"}]
+    assert sorted(arm.cut.shards) == ["s", "t"]
+
+
 def test_h5a_with_h15_between_reads_runs_once(make_wal: MakeWal) -> None:
     wal = make_wal(arm_sources="manifest_first", arm_visibility="two_instants")
     s = wal.shard("s")
