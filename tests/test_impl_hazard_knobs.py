@@ -431,6 +431,7 @@ def test_h12_lance_an_integer_probe_of_another_width_matches_nothing(
     cut = wal.scan().cut
     assert member(wal, probes, cut) == [False, False, False]
     assert wal.contains_pks(pa.chunked_array([probes])).to_pylist() == [False] * 3
+    assert wal.contains_pks(probes).type == pa.bool_()  # a membership, not a count of zeros
     assert member(wal, pa.array([1, 2, 3], pa.int64()), cut) == [True, True, False]
 
 

@@ -76,6 +76,36 @@ def test_a_prefix_of_rows_is_the_same_in_any_order_of_requests() -> None:
     assert memtable([]).rows(3) is None
 
 
+def test_a_longer_prefix_of_rows_extends_the_last_one_and_a_repeat_is_the_same_table() -> None:
+    # the incremental design, not a timing: a reader after each write pays for that write's
+    # rows (one chunk more), and past MAX_CHUNKS chunks one copy makes the table one chunk again
+    m = memtable([[i] for i in range(MAX_CHUNKS + 2)])
+    first = m.rows(1)
+    assert m.rows(1) is first  # asked again: nothing rebuilt
+    chunks = [m.rows(n).column(0).num_chunks for n in range(2, MAX_CHUNKS + 3)]  # type: ignore[union-attr]
+    assert chunks == [*range(2, MAX_CHUNKS + 1), 1, 2]
+
+
+def test_the_pk_column_is_built_once_and_sliced() -> None:
+    m = memtable()
+    whole, prefix = m.pk_slice(0, 3), m.pk_slice(0, 2)  # zero-copy slices of one column
+    assert whole.buffers()[1].address == prefix.buffers()[1].address
+    assert m.pk_slice(0, 3).buffers()[1].address == whole.buffers()[1].address
+
+
+def test_the_base_part_is_laid_out_once_per_base_version() -> None:
+    from impl.scanner import _base_part
+    from impl.schema import TableSchema
+
+    internal = TableSchema.build(SCHEMA, "id").internal
+    base, other = rows([1, 2]), rows([1, 2])
+    part = _base_part(base, internal)
+    assert part.column("id").to_pylist() == [1, 2]
+    assert _base_part(base, internal) is part  # every scan between two compactions
+    assert _base_part(other, internal) is not part  # another base version: laid out anew
+    assert _base_part(other, internal).equals(part)
+
+
 def test_a_wal_bound_counts_only_among_the_first_batches_asked_for() -> None:
     store = memtable().store  # WAL positions 10, 11, 12
     assert [store.bisect_wal(99, count) for count in range(5)] == [0, 1, 2, 3, 3]
