@@ -7,6 +7,7 @@ import pytest
 from conftest import rows
 
 from impl import AsOfCut, Cut, ExactCut, MemWal, PinnedCut, WalPositionCut
+from impl.scanner import ScanResult
 
 
 def soundness_gap(wal: MemWal, design: str, arm_obs: pa.Table, cut: Cut) -> set[tuple]:
@@ -225,8 +226,8 @@ def _observed_flushed(make_wal) -> MemWal:  # type: ignore[no-untyped-def]
     return wal
 
 
-def test_pinned_cut_records_wal_runs_and_the_base_version(make_wal) -> None:
-    wal = make_wal(base_ids=[1], visibility="lagged")
+def _arm_over_a_hole(wal: MemWal) -> ScanResult:
+    """A pinned arm that reads WAL positions 1 and 3 of shard s but not 2 (lagged)."""
     s = wal.shard("s")
     s.put(rows([1]))
     s.publish()
@@ -234,7 +235,13 @@ def test_pinned_cut_records_wal_runs_and_the_base_version(make_wal) -> None:
     s.freeze()
     s.put(rows([3]))
     s.publish(2)  # position 3 visible, position 2 still not: a hole
-    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    return wal.scanner("pinned_cut").scan(with_base=False)
+
+
+def test_pinned_cut_records_wal_runs_and_the_base_version(make_wal) -> None:
+    wal = make_wal(base_ids=[1], visibility="lagged")
+    s = wal.shard("s")
+    arm = _arm_over_a_hole(wal)
     assert arm.cut == Cut("pinned_cut", {"s": PinnedCut(1, 0, ((1, 2), (3, 4)))})
     assert wal.contains_pks_as_of([1, 2, 3], arm.cut).to_pylist() == [True, False, True]
     s.publish()  # the frozen tail becomes visible after the arm (H3): still excluded
@@ -298,14 +305,7 @@ def test_pinned_cut_with_a_hole_inside_one_replayed_generation(make_wal) -> None
     """Two WAL runs of the cut land in one generation (a replay merges generations), so
     the check places both runs in it: in memory, flushed to an SSTable, then compacted."""
     wal = make_wal(base_ids=[1, 2, 3], visibility="lagged")
-    s = wal.shard("s")
-    s.put(rows([1], "a"))
-    s.publish()
-    s.put(rows([2], "b"))  # position 2: committed, never visible to the arm
-    s.freeze()
-    s.put(rows([3], "c"))
-    s.publish(2)
-    arm = wal.scanner("pinned_cut").scan(with_base=False)
+    arm = _arm_over_a_hole(wal)
     assert arm.cut.shards["s"].wal_ranges == ((1, 2), (3, 4))
     wal.crash()
     again = MemWal.open(wal.root, wal.options)  # one generation holds positions 1, 2, 3
