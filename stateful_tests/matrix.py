@@ -246,19 +246,15 @@ def render(cells: dict[tuple[str, str], list[Cell]]) -> str:
     want = expectation_table()
     hazards = list(dict.fromkeys(h for _, h in cells))
     designs = [d.value for d in DESIGNS if any(k[0] == d.value for k in cells)]
-    width = 26
+    labels: dict[tuple[str, str], str] = {}
+    for (d, h), runs in cells.items():
+        ok = all(r.verdict.startswith(want[(d, h)].split()[0]) for r in runs)
+        labels[(d, h)] = _summary(runs) + ("" if ok else " ≠exp")
+    # wide enough for the longest label and name, so columns never run together
+    width = 2 + max(len(text) for text in [*labels.values(), *designs])
     lines = ["hazard".ljust(9) + "".join(d.ljust(width) for d in designs)]
     for h in hazards:
-        row = h.ljust(9)
-        for d in designs:
-            runs = cells.get((d, h))
-            if not runs:
-                row += "".ljust(width)
-                continue
-            label = _summary(runs)
-            ok = all(r.verdict.startswith(want[(d, h)].split()[0]) for r in runs)
-            row += (label + ("" if ok else " ≠exp")).ljust(width)
-        lines.append(row)
+        lines.append(h.ljust(9) + "".join(labels.get((d, h), "").ljust(width) for d in designs))
     lines.append("")
     lines.append("violating cells: median time to first failure / shrunk steps (runs)")
     for (d, h), runs in cells.items():

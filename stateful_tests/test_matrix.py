@@ -24,7 +24,7 @@ from model.designs import Design
 from stateful_tests import profiles
 from stateful_tests.hazards import DESIGNS, HAZARDS, expectation_table
 from stateful_tests.machine import SoundnessViolation
-from stateful_tests.matrix import run_cell
+from stateful_tests.matrix import Cell, render, run_cell
 from stateful_tests.shrink import fails, without
 
 EXPECTED = expectation_table()
@@ -94,3 +94,14 @@ def test_pinned_cut_is_expected_sound_except_where_its_own_premises_break() -> N
     row = {h: EXPECTED[("pinned_cut", h)] for h in HAZARDS}
     off = {h: v for h, v in row.items() if v != "sound"}
     assert off == {"H9": "VIOLATION", "H12": "under-count", "H15": "VIOLATION"}
+
+
+def test_the_seeds_table_keeps_its_columns_apart_whatever_the_labels() -> None:
+    """A median of two shrunk lengths can be fractional ("2.5 steps"); the label is then
+    longer, and the table once ran it into the next column ("10/10VIOLATION")."""
+    runs = {(d, "H2"): [Cell(d, "H2", "VIOLATION", steps=n) for n in (2, 3) * 5]
+            for d in ("live_tier", "wal_position_map")}
+    header, row = render(runs).splitlines()[:2]
+    assert row.split() == ["H2", *["VIOLATION", "(2.5", "steps)", "10/10"] * 2]
+    assert header.split() == ["hazard", "live_tier", "wal_position_map"]
+    assert row.index("VIOLATION", 10) == header.index("wal_position_map")
