@@ -190,6 +190,7 @@ def test_a_failure_saved_in_a_directory_is_replayed_by_every_entry_point(
     monkeypatch.setenv(exampledb.ENV, url)
     try:
         profiles.load()
+        assert settings.default is not None
         assert isinstance(settings.default.database, DirectoryBasedExampleDatabase)
         cell = matrix.run_cell(*CELL)
     finally:

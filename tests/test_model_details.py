@@ -32,7 +32,7 @@ from model.state import TOMBSTONE, Config, Row, RowId, Status, initial, put
 
 Trace = list[tuple[str, dict[str, Any]]]
 QUIET = ("publish", "freeze", "flush", "release", "compact")
-one = st.one_of(
+one: st.SearchStrategy[tuple[str, dict[str, Any]]] = st.one_of(
     st.tuples(st.just("put"), st.fixed_dictionaries(
         {"shard": st.sampled_from(["s", "t"]), "batch": st.just((("a", 1),))})),
     st.tuples(st.sampled_from(QUIET), st.fixed_dictionaries({"shard": st.just("s")})),

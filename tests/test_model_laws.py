@@ -165,8 +165,10 @@ def test_pinned_cut_admits_exactly_the_observation_after_any_events(
 
 
 #: the H5 scenario: SSTable 1 (a) compacted between the arm and the check
-_H5 = ([("put", {"shard": "s", "batch": (("a", 1),)}), ("freeze", {"shard": "s"}),
-        ("flush", {"shard": "s"})], [("compact", {"shard": "s"})])
+_H5: tuple[list[tuple[str, dict[str, Any]]], ...] = (
+    [("put", {"shard": "s", "batch": (("a", 1),)}), ("freeze", {"shard": "s"}),
+     ("flush", {"shard": "s"})],
+    [("compact", {"shard": "s"})])
 
 
 def test_planted_unpinned_check_fails_the_pinned_law(monkeypatch: Any) -> None:
@@ -190,8 +192,9 @@ def test_planted_range_off_by_one_fails_the_pinned_law(monkeypatch: Any) -> None
     real = mread.wal_ranges
     monkeypatch.setattr(mread, "wal_ranges", lambda ps: tuple((lo, hi + 1) for lo, hi in real(ps)))
     lagged = Config(lagged=True)
-    pre = [("put", {"shard": "s", "batch": (("a", 1),)}), ("publish", {"shard": "s"}),
-           ("put", {"shard": "s", "batch": (("b", 2),)}), ("freeze", {"shard": "s"})]
+    pre: list[tuple[str, dict[str, Any]]] = [
+        ("put", {"shard": "s", "batch": (("a", 1),)}), ("publish", {"shard": "s"}),
+        ("put", {"shard": "s", "batch": (("b", 2),)}), ("freeze", {"shard": "s"})]
     t0 = run(start(lagged, {"b": "base"}), pre)
     arm = observe(t0)
     t1 = run(t0, [("publish", {"shard": "s"})])

@@ -40,8 +40,11 @@ def test_a_drifted_cell_setup_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
         return (base | {"A1"}, cap, fresh, excl, knobs)
 
     seen: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(obligations, "_verdict_query",
-                        lambda v, *a: (seen.append(a), ("recorded", 0.0))[1])
+    def record(v: Any, *a: Any) -> tuple[str, float]:
+        seen.append(a)
+        return ("recorded", 0.0)
+
+    monkeypatch.setattr(obligations, "_verdict_query", record)
     obligations.verdict(Variant(Design.EXACT_CUT), "H1")
     assert seen[0] != drifted(Design.EXACT_CUT, "H1")
 

@@ -6,6 +6,8 @@ about a predicate nobody runs; this differential test is what ties them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,8 +35,8 @@ def test_live_tier_and_wal_position_map_admit_every_candidate() -> None:
 @settings(deadline=None)
 @given(st.booleans(), st.booleans(), ints, ints, ints, ints)
 def test_as_of_cut(in_cut: bool, mem: bool, g: int, i: int, a: int, n: int) -> None:
-    kw = dict(in_cut=in_cut, in_memory=mem, generation=g, append_index=i,
-              active_generation=a, active_batch_count=n)
+    kw: dict[str, Any] = dict(in_cut=in_cut, in_memory=mem, generation=g, append_index=i,
+                              active_generation=a, active_batch_count=n)
     assert _eval(e.z3_admit_as_of_cut(**kw)) == d.admit_as_of_cut(**kw)
 
 
@@ -42,22 +44,23 @@ def test_as_of_cut(in_cut: bool, mem: bool, g: int, i: int, a: int, n: int) -> N
 @given(st.booleans(), st.booleans(), st.booleans(), ints, ints, ints, ints)
 def test_fresh_tier_watermark(in_cut: bool, mem: bool, vis: bool, g: int, i: int, a: int,
                               n: int) -> None:
-    kw = dict(in_cut=in_cut, in_memory=mem, visible=vis, generation=g, append_index=i,
-              active_generation=a, active_batch_count=n)
+    kw: dict[str, Any] = dict(in_cut=in_cut, in_memory=mem, visible=vis, generation=g,
+                              append_index=i, active_generation=a, active_batch_count=n)
     assert _eval(e.z3_admit_fresh_tier_watermark(**kw)) == d.admit_fresh_tier_watermark(**kw)
 
 
 @settings(deadline=None)
 @given(st.booleans(), ints, ints, ints, ints)
 def test_exact_cut(in_cut: bool, ep: int, cep: int, i: int, oc: int) -> None:
-    kw = dict(in_cut=in_cut, epoch=ep, cut_epoch=cep, append_index=i, observed_count=oc)
+    kw: dict[str, Any] = dict(in_cut=in_cut, epoch=ep, cut_epoch=cep, append_index=i,
+                              observed_count=oc)
     assert _eval(e.z3_admit_exact_cut(**kw)) == d.admit_exact_cut(**kw)
 
 
 @settings(deadline=None)
 @given(st.booleans(), st.booleans(), ints, ints, ints)
 def test_pinned_cut(in_cut: bool, pinned: bool, w: int, lo: int, hi: int) -> None:
-    kw = dict(in_cut=in_cut, pinned=pinned, wal_position=w, wal_lo=lo, wal_hi=hi)
+    kw: dict[str, Any] = dict(in_cut=in_cut, pinned=pinned, wal_position=w, wal_lo=lo, wal_hi=hi)
     assert _eval(e.z3_admit_pinned_cut(**kw)) == d.admit_pinned_cut(**kw)
 
 
@@ -83,8 +86,8 @@ def test_planted_rule_bugs_differ_exactly_on_their_cell(mem: bool, g: int, i: in
     changes the predicate on its own cell and nowhere else: ``SST_GT`` on SSTable
     rows with g = A, ``PREFIX_LE`` on the memtable row at idx = N of generation A."""
     assert e.rules_for(frozenset()) == d.GENERATION_RULES
-    kw = dict(in_cut=True, in_memory=mem, generation=g, append_index=i,
-              active_generation=a, active_batch_count=n)
+    kw: dict[str, Any] = dict(in_cut=True, in_memory=mem, generation=g, append_index=i,
+                              active_generation=a, active_batch_count=n)
     shipped = d.admit_as_of_cut(**kw)
     sst_gt = _eval(e.z3_admit_as_of_cut(**kw, rules=e.rules_for(frozenset({e.Bug.SST_GT}))))
     prefix_le = _eval(e.z3_admit_as_of_cut(**kw, prefix_le=True))
