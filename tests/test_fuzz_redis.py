@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import pytest
 from hypothesis import settings
@@ -105,7 +105,8 @@ def _db(url: str, n: int) -> str:
 def _redis_keys(url: str) -> set[bytes]:
     import redis
 
-    return set(redis.Redis.from_url(url).keys(b"*"))
+    # decode_responses is off, so every key comes back as bytes (redis-py types it bytes | str)
+    return set(cast(list[bytes], redis.Redis.from_url(url).keys(b"*")))
 
 
 def _replay_in_process(url: str) -> str:
