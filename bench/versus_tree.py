@@ -10,8 +10,9 @@ the same minutes.
 What it does:
 
 * Extracts ``--tree`` (default ``4fa46ea``, the first version's last commit,
-  before any of the speed work) and this tree's ``HEAD`` with ``git archive``
-  into a temporary folder, and installs each into a venv of its own exactly
+  before any of the speed work) and this tree's ``HEAD`` (committed work only:
+  uncommitted edits are not measured) with ``git archive`` into a temporary
+  folder, and installs each into a venv of its own exactly
   as the README does (``python -m venv``, ``pip install -q -e .``): each tree
   runs with the packages its own ``pyproject.toml`` asks for, as a newcomer
   gets it (the speed work added a dependency: without ``python-dateutil``
