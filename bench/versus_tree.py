@@ -50,8 +50,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from stateful_steps import SOUND  # the designs whose steps/s the goal is read on
+
 ROOT = Path(__file__).resolve().parent.parent
-SOUND = ("as_of_cut", "fresh_tier_watermark", "exact_cut")
 
 #: The measurement, the same text in both trees: only names both trees have.
 MEASURE = """
